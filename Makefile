@@ -1,0 +1,67 @@
+# Supervisor: build, test, demo and benchmark entry points.
+#
+#   make deps    Debian packages + the private CRIU 4.1.1 install (idempotent)
+#   make build   the shim and the `supervisor` CLI in artifacts/bin/
+#   make test    deps + build + every test project (unit and root integration)
+#   make demo    the daemon with config/demo.conf (DURATION=30 stops it after 30 s)
+#   make bench   side-by-side benchmarks against runc (bench/README.md)
+
+SHELL := /bin/bash
+ROOT := $(abspath .)
+ARTIFACTS := $(ROOT)/artifacts
+BIN := $(ARTIFACTS)/bin
+CRIU_PREFIX ?= /opt/supervisor/criu
+ROOTFS := $(ARTIFACTS)/rootfs
+CONFIGURATION ?= Release
+DOTNET ?= dotnet
+RESULTS := $(ARTIFACTS)/test-results
+APT_PACKAGES := busybox-static libseccomp-dev libseccomp2 jq cmake gcc libc6-dev runc iproute2 openssl
+
+.PHONY: all deps native build rootfs test unit-test integration-test demo bench clean
+
+all: build
+
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@scripts/install-criu.sh $(CRIU_PREFIX)
+
+native:
+	@cmake -S native -B $(ARTIFACTS)/native -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(ARTIFACTS)/native --parallel 2
+	@mkdir -p $(BIN)
+	@install -m 0755 $(ARTIFACTS)/native/supervisor-shim $(BIN)/supervisor-shim
+
+build: native
+	@$(DOTNET) publish src/Supervisor.Cli/Supervisor.Cli.csproj -c $(CONFIGURATION) -r linux-x64 \
+	    -o $(ARTIFACTS)/publish/cli -nologo -v quiet
+	@install -m 0755 $(ARTIFACTS)/publish/cli/supervisor $(BIN)/supervisor
+	@echo "built $(BIN)/supervisor and $(BIN)/supervisor-shim"
+
+rootfs:
+	@scripts/make-rootfs.sh $(ROOTFS)
+
+test: deps build rootfs
+	@rm -rf $(RESULTS) && mkdir -p $(RESULTS)
+	@ctest --test-dir $(ARTIFACTS)/native --output-on-failure --output-junit $(RESULTS)/native.xml
+	@$(DOTNET) build Supervisor.sln -c $(CONFIGURATION) -nologo -v quiet
+	@status=0; for proj in tests/*/*.Tests.csproj; do \
+	    name=$$(basename $$proj .csproj); \
+	    SUPERVISOR_BIN=$(BIN) SUPERVISOR_ROOTFS=$(ROOTFS) SUPERVISOR_CRIU=$(CRIU_PREFIX)/bin/criu \
+	    $(DOTNET) test $$proj -c $(CONFIGURATION) --no-build -nologo \
+	        --logger "trx;LogFileName=$$name.trx" --results-directory $(RESULTS) || status=1; \
+	done; exit $$status
+
+demo: build rootfs
+	@scripts/demo.sh $(DURATION)
+
+bench: build rootfs
+	@bench/run-vs-runc.sh
+
+clean:
+	rm -rf $(ARTIFACTS) */*/bin */*/obj
