@@ -1,0 +1,66 @@
+using System.CommandLine;
+using Supervisor.Runtime;
+
+namespace Supervisor.Cli;
+
+/// <summary>
+/// The `supervisor` command line: runc's command set and flags (ecosystem-notes §5.3), so that scripts
+/// and tools written for runc work unchanged. Each command lives in its own file under Commands/.
+/// </summary>
+internal static class CliApp
+{
+    public static readonly Option<string> RootOption = new("--root")
+    {
+        Description = "root directory for storage of container state (this should be located in tmpfs)",
+        DefaultValueFactory = _ => RuntimeOptions.DefaultStateRoot,
+        Recursive = true,
+    };
+
+    public static readonly Option<string?> LogOption = new("--log")
+    {
+        Description = "set the log file to write runtime errors to (default is stderr)",
+        Recursive = true,
+    };
+
+    public static readonly Option<string> LogFormatOption = new("--log-format")
+    {
+        Description = "set the log format ('text' (default), or 'json')",
+        DefaultValueFactory = _ => "text",
+        Recursive = true,
+    };
+
+    public static readonly Option<bool> DebugOption = new("--debug")
+    {
+        Description = "enable debug logging",
+        Recursive = true,
+    };
+
+    public static readonly Option<bool> SystemdCgroupOption = new("--systemd-cgroup")
+    {
+        Description = "not supported: cgroups are managed through cgroupfs",
+        Recursive = true,
+    };
+
+    public static int Run(string[] args)
+    {
+        var root = new RootCommand("supervisor: an OCI container runtime and container supervisor");
+        root.Options.Add(RootOption);
+        root.Options.Add(LogOption);
+        root.Options.Add(LogFormatOption);
+        root.Options.Add(DebugOption);
+        root.Options.Add(SystemdCgroupOption);
+        foreach (var command in Commands.CommandSet.All())
+            root.Subcommands.Add(command);
+        var config = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
+        try
+        {
+            return root.Parse(args).Invoke(config);
+        }
+        catch (Exception e)
+        {
+            // Last resort: the commands report their own errors; this only catches what escaped them.
+            ErrorLog.Write(null, e);
+            return 1;
+        }
+    }
+}

@@ -1,0 +1,57 @@
+using System.CommandLine;
+using Supervisor.Linux;
+using Supervisor.Linux.Shim;
+using Supervisor.Runtime;
+
+namespace Supervisor.Cli.Commands;
+
+internal static class CommandSet
+{
+    public static IEnumerable<Command> All() =>
+    [
+        SpecCommand.Create(),
+        LifecycleCommands.CreateCommand(),
+        LifecycleCommands.StartCommand(),
+        LifecycleCommands.RunCommand(),
+        KillCommand.Create(),
+        DeleteCommand.Create(),
+        QueryCommands.StateCommand(),
+        QueryCommands.ListCommand(),
+        QueryCommands.PsCommand(),
+        PauseCommands.Pause(),
+        PauseCommands.Resume(),
+    ];
+
+    public static readonly Argument<string> IdArgument = new("container-id")
+    {
+        Description = "the container's id (unique on this host)",
+    };
+
+    public static ContainerFactory Factory(ParseResult parse)
+    {
+        if (parse.GetValue(CliApp.SystemdCgroupOption))
+            throw new RuntimeException("--systemd-cgroup is not supported: cgroups are managed through cgroupfs");
+        return new ContainerFactory(new RuntimeOptions { StateRoot = parse.GetValue(CliApp.RootOption)! });
+    }
+
+    /// <summary>Runs a command body, turning every expected failure into one logged line and exit code 1.</summary>
+    public static int Guard(ParseResult parse, Func<int> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (Exception e) when (e is RuntimeException or ShimException or SyscallException or IOException or UnauthorizedAccessException)
+        {
+            ErrorLog.Write(parse, e);
+            return 1;
+        }
+    }
+
+    /// <summary>Writes a pid file atomically, as runc does (containerd reads it while it may be written).</summary>
+    public static void WritePidFile(string path, int pid)
+    {
+        var full = Path.GetFullPath(path);
+        Supervisor.Runtime.State.AtomicFile.Write(full, System.Text.Encoding.ASCII.GetBytes(pid.ToString()));
+    }
+}

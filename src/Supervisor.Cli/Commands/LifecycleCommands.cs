@@ -1,0 +1,185 @@
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using Supervisor.Runtime;
+using Supervisor.Runtime.Configs;
+using Supervisor.Runtime.Oci;
+
+namespace Supervisor.Cli.Commands;
+
+/// <summary>create, start and run: the container lifecycle commands.</summary>
+internal static class LifecycleCommands
+{
+    private static Option<string> BundleOption() => new("--bundle", "-b")
+    {
+        Description = "path to the root of the bundle directory, defaults to the current directory",
+    };
+
+    private static Option<string?> PidFileOption() => new("--pid-file")
+    {
+        Description = "specify the file to write the process id to",
+    };
+
+    private static Option<uint> PreserveFdsOption() => new("--preserve-fds")
+    {
+        Description = "pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)",
+    };
+
+    private static Option<bool> NoPivotOption() => new("--no-pivot")
+    {
+        Description = "do not use pivot root to jail process inside rootfs (needed on ramfs)",
+    };
+
+    private static Option<bool> NoNewKeyringOption() => new("--no-new-keyring")
+    {
+        Description = "accepted for runc compatibility; no session keyring is created",
+    };
+
+    public static Command CreateCommand()
+    {
+        var bundle = BundleOption();
+        var pidFile = PidFileOption();
+        var preserve = PreserveFdsOption();
+        var noPivot = NoPivotOption();
+        var cmd = new Command("create", "create a container")
+        {
+            CommandSet.IdArgument, bundle, pidFile, preserve, noPivot, NoNewKeyringOption(),
+        };
+        cmd.SetAction(parse => CommandSet.Guard(parse, () =>
+        {
+            var (container, _) = Prepare(parse, bundle, noPivot, detached: true);
+            using var process = container.Init(IoFrom(parse.GetValue(preserve)), waitStart: true);
+            WritePid(parse, pidFile, process.Pid);
+            process.Detach();
+            return 0;
+        }));
+        return cmd;
+    }
+
+    public static Command StartCommand()
+    {
+        var cmd = new Command("start", "executes the user defined process in a created container") { CommandSet.IdArgument };
+        cmd.SetAction(parse => CommandSet.Guard(parse, () =>
+        {
+            CommandSet.Factory(parse).Load(parse.GetValue(CommandSet.IdArgument)!).Start();
+            return 0;
+        }));
+        return cmd;
+    }
+
+    public static Command RunCommand()
+    {
+        var bundle = BundleOption();
+        var pidFile = PidFileOption();
+        var preserve = PreserveFdsOption();
+        var noPivot = NoPivotOption();
+        var detach = new Option<bool>("--detach", "-d") { Description = "detach from the container's process" };
+        var keep = new Option<bool>("--keep") { Description = "do not delete the container after it exits" };
+        var noSubreaper = new Option<bool>("--no-subreaper") { Description = "accepted for runc compatibility; the shim is always the subreaper" };
+        var cmd = new Command("run", "create and run a container")
+        {
+            CommandSet.IdArgument, bundle, pidFile, preserve, noPivot, detach, keep, noSubreaper, NoNewKeyringOption(),
+        };
+        cmd.SetAction(parse => CommandSet.Guard(parse, () =>
+        {
+            bool detached = parse.GetValue(detach);
+            var (container, config) = Prepare(parse, bundle, noPivot, detached);
+            var process = container.Run(IoFrom(parse.GetValue(preserve)));
+            WritePid(parse, pidFile, process.Pid);
+            if (detached)
+            {
+                process.Detach();
+                process.Dispose();
+                return 0;
+            }
+            int code;
+            using (SignalForwarder.Forward(process.Pid))
+            {
+                code = process.Wait();
+            }
+            if (!parse.GetValue(keep))
+            {
+                try
+                {
+                    container.Delete(force: true);
+                }
+                catch (RuntimeException e)
+                {
+                    ErrorLog.Write(parse, e);
+                }
+            }
+            process.WaitShim();
+            process.Dispose();
+            return code;
+        }));
+        return cmd;
+    }
+
+    private static (Container, ContainerConfig) Prepare(ParseResult parse, Option<string> bundleOption, Option<bool> noPivot, bool detached)
+    {
+        var id = parse.GetValue(CommandSet.IdArgument)!;
+        var bundle = Path.GetFullPath(parse.GetValue(bundleOption) ?? Directory.GetCurrentDirectory());
+        var spec = SpecLoader.LoadBundle(bundle);
+        var config = SpecConverter.Convert(spec, bundle);
+        if (parse.GetValue(noPivot))
+            config = config with { NoPivotRoot = true };
+        if (config.Process.Terminal)
+        {
+            // The pty master has to go somewhere: runc requires --console-socket when it detaches, and a
+            // foreground terminal needs the pty copy loop; neither is part of this command yet.
+            throw new RuntimeException(detached
+                ? "cannot allocate tty if supervisor will detach without setting console socket"
+                : "process.terminal is true but terminal support is not available; set \"terminal\": false in config.json");
+        }
+        var factory = CommandSet.Factory(parse);
+        return (factory.Create(id, bundle, config), config);
+    }
+
+    private static ProcessIo IoFrom(uint preserveFds) => ProcessIo.Inherit with { PreserveFds = preserveFds };
+
+    private static void WritePid(ParseResult parse, Option<string?> pidFile, int pid)
+    {
+        var path = parse.GetValue(pidFile);
+        if (!string.IsNullOrEmpty(path))
+            CommandSet.WritePidFile(path, pid);
+    }
+}
+
+/// <summary>
+/// Forwards the signals a foreground `run` receives to the container's init, as runc does, so Ctrl-C and
+/// a SIGTERM from a service manager reach the workload instead of killing the CLI.
+/// </summary>
+internal sealed class SignalForwarder : IDisposable
+{
+    private readonly List<PosixSignalRegistration> _registrations = [];
+
+    private SignalForwarder(int pid)
+    {
+        foreach (var (posix, number) in new[]
+                 {
+                     (PosixSignal.SIGINT, 2), (PosixSignal.SIGTERM, 15), (PosixSignal.SIGHUP, 1),
+                     (PosixSignal.SIGQUIT, 3), (PosixSignal.SIGWINCH, 28),
+                 })
+        {
+            _registrations.Add(PosixSignalRegistration.Create(posix, ctx =>
+            {
+                ctx.Cancel = true;
+                try
+                {
+                    Supervisor.Linux.Syscalls.Kill(pid, number);
+                }
+                catch (Supervisor.Linux.SyscallException)
+                {
+                    // The init already exited; the wait in progress returns its status.
+                }
+            }));
+        }
+    }
+
+    public static SignalForwarder Forward(int pid) => new(pid);
+
+    public void Dispose()
+    {
+        foreach (var r in _registrations)
+            r.Dispose();
+    }
+}

@@ -1,0 +1,420 @@
+using System.Text;
+using System.Text.Json;
+using Supervisor.Linux;
+using Supervisor.Linux.Shim;
+using Supervisor.Runtime.Cgroups;
+using Supervisor.Runtime.Configs;
+using Supervisor.Runtime.Hooks;
+using Supervisor.Runtime.Rootfs;
+using Supervisor.Runtime.Spawn;
+using Supervisor.Runtime.State;
+using Supervisor.Runtime.Users;
+
+namespace Supervisor.Runtime;
+
+/// <summary>
+/// One container (libcontainer's Container, reference §1.2). Its status is always derived from the live
+/// init process (pid plus start time, so a reused pid is never mistaken for it) and from state.json,
+/// never cached, because other processes (another CLI call, the daemon) act on the same container.
+/// </summary>
+public sealed class Container
+{
+    private const int SIGKILL = 9;
+    private readonly ContainerFactory _factory;
+    private StateFile? _state;
+    private ICgroupManager? _cgroups;
+
+    internal Container(ContainerFactory factory, string id, string bundle, ContainerConfig config, string stateDir, StateFile? state)
+    {
+        _factory = factory;
+        Id = id;
+        Bundle = bundle;
+        Config = config;
+        StateDir = stateDir;
+        _state = state;
+    }
+
+    public string Id { get; }
+    public string Bundle { get; }
+    public ContainerConfig Config { get; }
+    public string StateDir { get; }
+
+    private StateStore Store => _factory.Store;
+
+    /// <summary>The container's cgroups (created by Init; loaded from state.json afterwards).</summary>
+    public ICgroupManager Cgroups => _cgroups ??= _state is { CgroupPaths.Count: > 0 } s
+        ? CgroupManager.Create(_factory.Layout, s.CgroupPaths)
+        : CgroupManager.ForContainer(_factory.Layout, Config.Cgroups.Path, Id);
+
+    /// <summary>The persisted record, re-read so that changes made by other processes are seen.</summary>
+    public StateFile? ReadState()
+    {
+        if (!Store.Exists(Id))
+            return _state = null;
+        return _state = Store.Read(Id);
+    }
+
+    public ContainerStatus Status => ComputeStatus(ReadState());
+
+    private static ContainerStatus ComputeStatus(StateFile? st)
+    {
+        if (st is null || st.InitPid == 0)
+            return ContainerStatus.Stopped;
+        if (!ProcStat.IsAlive(st.InitPid, st.InitStartTime))
+            return ContainerStatus.Stopped;
+        if (st.Paused)
+            return ContainerStatus.Paused;
+        return st.Started ? ContainerStatus.Running : ContainerStatus.Created;
+    }
+
+    public ExitRecord? ExitStatus => Store.ReadExit(Id);
+
+    /// <summary>The OCI state document (runtime-spec state plus runc's rootfs/created/owner fields).</summary>
+    public OciState State()
+    {
+        var st = ReadState() ?? throw new ContainerNotFoundException(Id);
+        var status = ComputeStatus(st);
+        return new OciState
+        {
+            OciVersion = st.Config.OciVersion,
+            Id = Id,
+            Status = status.ToOci(),
+            Pid = status == ContainerStatus.Stopped ? 0 : st.InitPid,
+            Bundle = st.Bundle,
+            Rootfs = st.Rootfs,
+            Created = st.Created,
+            Owner = st.Owner,
+            Annotations = st.Config.Annotations.Count > 0 ? st.Config.Annotations : null,
+            ExitCode = status == ContainerStatus.Stopped ? Store.ReadExit(Id)?.ExitCode : null,
+        };
+    }
+
+    /// <summary>
+    /// Creates the init process (runc's create): cgroups with their limits, then the shim, which clones
+    /// the init into its namespaces and holds it until the parent-side work is done (joining the cgroups,
+    /// writing the uid/gid maps, prestart hooks), then lets it set up the rootfs and stop just before
+    /// execve. With <paramref name="waitStart"/> false the init runs straight on. On any failure
+    /// everything is undone: process, cgroups and the state directory.
+    /// </summary>
+    public ContainerProcess Init(ProcessIo io, bool waitStart = true)
+    {
+        if (_state is not null)
+            throw new InvalidContainerStateException($"container {Id} already has an init process");
+        var config = Config;
+        ShimSession? shim = null;
+        ICgroupManager? cgroups = null;
+        int pid = 0;
+        try
+        {
+            var user = UserResolver.ResolveInRootfs(config.Rootfs, config.Process.User.Username,
+                config.Process.User.Uid, config.Process.User.Gid, config.Process.User.AdditionalGids);
+            cgroups = CgroupManager.ForContainer(_factory.Layout, config.Cgroups.Path, Id);
+            // Another container's processes in "our" cgroup would share its limits and be killed with it
+            // (runc: "container's cgroup is not empty").
+            if (cgroups.Exists() && cgroups.GetPids().Count > 0)
+            {
+                var taken = cgroups;
+                cgroups = null;
+                throw new RuntimeException($"container's cgroup is not empty: {taken.Paths.Values.FirstOrDefault()}");
+            }
+            cgroups.Create(config.Cgroups.Resources);
+            _cgroups = cgroups;
+
+            var request = RequestBuilder.ForInit(config, user, Bundle, StateDir,
+                CgroupMountSources.For(_factory.Layout, cgroups), waitStart: true, io.PreserveFds);
+            shim = ShimSession.Spawn(_factory.Options.ResolveShimPath(), request,
+                new ShimStdio(io.Stdin, io.Stdout, io.Stderr));
+            pid = shim.WaitChild();
+            cgroups.Apply(pid);
+            if (config.CreatesNamespace(NamespaceType.User))
+                WriteIdMaps(pid, config);
+
+            ProcStat.TryRead(pid, out _, out var initStart);
+            ProcStat.TryRead(shim.ShimPid, out _, out var shimStart);
+            var state = new StateFile
+            {
+                Id = Id,
+                Bundle = Bundle,
+                Rootfs = config.Rootfs,
+                Created = DateTimeOffset.UtcNow,
+                InitPid = pid,
+                InitStartTime = initStart,
+                ShimPid = shim.ShimPid,
+                ShimStartTime = shimStart,
+                CgroupPaths = new Dictionary<string, string>(cgroups.Paths),
+                NamespacePaths = NamespacePathsOf(config, pid),
+                Config = config,
+            };
+            HookRunner.Run("prestart", config.Hooks.Prestart, HookState(state, "creating"));
+            HookRunner.Run("createRuntime", config.Hooks.CreateRuntime, HookState(state, "creating"));
+            shim.Go();
+            shim.WaitReady();
+            Store.Write(state);
+            _state = state;
+            if (!waitStart)
+                StartWith(shim);
+            return new ContainerProcess(shim, pid);
+        }
+        catch
+        {
+            Undo(shim, pid, cgroups);
+            throw;
+        }
+    }
+
+    /// <summary>Releases a created init to execve (runc's start).</summary>
+    public void Start()
+    {
+        var st = ReadState() ?? throw new ContainerNotFoundException(Id);
+        var status = ComputeStatus(st);
+        if (status != ContainerStatus.Created)
+            throw new InvalidContainerStateException($"cannot start a container that is {status.ToOci()}");
+        ShimControl.Start(StateDir, TimeSpan.FromSeconds(30));
+        MarkStarted(st);
+    }
+
+    /// <summary>Create and start in one go (runc's run); the returned process is the init.</summary>
+    public ContainerProcess Run(ProcessIo io) => Init(io, waitStart: false);
+
+    private void StartWith(ShimSession shim)
+    {
+        shim.Start();
+        shim.WaitExeced();
+        MarkStarted(_state!);
+    }
+
+    private void MarkStarted(StateFile st)
+    {
+        var started = st with { Started = true };
+        Store.Write(started);
+        _state = started;
+        try
+        {
+            HookRunner.Run("poststart", Config.Hooks.Poststart, HookState(started, "running"));
+        }
+        catch (HookException)
+        {
+            // A failed poststart hook means the container must not keep running (runtime-spec).
+            KillAll();
+            throw;
+        }
+    }
+
+    /// <summary>Sends a signal to the init, or with <paramref name="all"/> to every process of the container.</summary>
+    public void Signal(int signal, bool all = false)
+    {
+        var st = ReadState() ?? throw new ContainerNotFoundException(Id);
+        var status = ComputeStatus(st);
+        if (all)
+        {
+            foreach (var p in SafePids())
+                TryKill(p, signal);
+            return;
+        }
+        if (status == ContainerStatus.Stopped)
+            throw new InvalidContainerStateException("container not running");
+        Syscalls.Kill(st.InitPid, signal);
+    }
+
+    /// <summary>Host pids of every process in the container's cgroups.</summary>
+    public IReadOnlyList<int> Processes() => Cgroups.GetPids();
+
+    public void Pause()
+    {
+        var st = ReadState() ?? throw new ContainerNotFoundException(Id);
+        var status = ComputeStatus(st);
+        if (status is not (ContainerStatus.Running or ContainerStatus.Created))
+            throw new InvalidContainerStateException($"container {Id} is not running: {status.ToOci()}");
+        Cgroups.Freeze(_factory.Options.FreezeTimeout);
+        Store.Write(st with { Paused = true });
+    }
+
+    public void Resume()
+    {
+        var st = ReadState() ?? throw new ContainerNotFoundException(Id);
+        if (ComputeStatus(st) != ContainerStatus.Paused)
+            throw new InvalidContainerStateException($"container {Id} is not paused");
+        Cgroups.Thaw(_factory.Options.FreezeTimeout);
+        Store.Write(st with { Paused = false });
+    }
+
+    /// <summary>
+    /// Removes the container: its processes (only with <paramref name="force"/> when it is running or
+    /// paused, as runc), its cgroups, then the poststop hooks and the state directory.
+    /// </summary>
+    public void Delete(bool force = false)
+    {
+        var st = ReadState();
+        var status = ComputeStatus(st);
+        if (status is ContainerStatus.Running or ContainerStatus.Paused && !force)
+            throw new InvalidContainerStateException($"cannot delete container {Id} that is not stopped: {status.ToOci()}");
+        KillAll();
+        if (st is not null)
+            WaitGone(st.InitPid, st.InitStartTime, TimeSpan.FromSeconds(10));
+        Cgroups.Destroy();
+        if (st is not null)
+        {
+            try
+            {
+                HookRunner.Run("poststop", st.Config.Hooks.Poststop, HookState(st, "stopped"));
+            }
+            finally
+            {
+                Store.Remove(Id);
+            }
+        }
+        else
+        {
+            Store.Remove(Id);
+        }
+    }
+
+    /// <summary>
+    /// SIGKILL to every process. The cgroup is frozen first so that nothing can fork a child between the
+    /// listing of the pids and the kill (runc's signalAllProcesses on v1), then thawed so the kills land.
+    /// Without a pid namespace the init's death would not take the others with it, so this matters.
+    /// </summary>
+    private void KillAll()
+    {
+        var st = _state;
+        bool frozen = false;
+        try
+        {
+            if (Cgroups.Exists())
+            {
+                Cgroups.Freeze(_factory.Options.FreezeTimeout);
+                frozen = true;
+            }
+        }
+        catch (Exception e) when (e is RuntimeException or IOException or SyscallException)
+        {
+            // A freezer that cannot freeze (e.g. the cgroup is going away) must not stop the kill.
+        }
+        foreach (var p in SafePids())
+            TryKill(p, SIGKILL);
+        if (st is not null && ProcStat.IsAlive(st.InitPid, st.InitStartTime))
+            TryKill(st.InitPid, SIGKILL);
+        if (frozen)
+        {
+            try
+            {
+                Cgroups.Thaw(_factory.Options.FreezeTimeout);
+            }
+            catch (Exception e) when (e is RuntimeException or IOException or SyscallException)
+            {
+            }
+        }
+    }
+
+    private IReadOnlyList<int> SafePids()
+    {
+        try
+        {
+            return Cgroups.Exists() ? Cgroups.GetPids() : [];
+        }
+        catch (Exception e) when (e is RuntimeException or IOException or SyscallException)
+        {
+            return [];
+        }
+    }
+
+    private static void TryKill(int pid, int signal)
+    {
+        try
+        {
+            Syscalls.Kill(pid, signal);
+        }
+        catch (SyscallException e) when (e.Errno == Errno.ESRCH)
+        {
+        }
+    }
+
+    private static void WaitGone(int pid, ulong startTime, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (ProcStat.IsAlive(pid, startTime) && DateTime.UtcNow < deadline)
+            Thread.Sleep(5);
+    }
+
+    private void Undo(ShimSession? shim, int pid, ICgroupManager? cgroups)
+    {
+        if (shim is not null)
+        {
+            try { shim.Abort(); } catch (Exception e) when (e is ShimException or IOException or SyscallException) { }
+            if (pid > 0)
+                TryKill(pid, SIGKILL);
+            try { shim.WaitShimExit(); } catch (Exception e) when (e is ShimException or SyscallException) { }
+            shim.Dispose();
+        }
+        if (cgroups is not null)
+        {
+            try
+            {
+                foreach (var p in cgroups.Exists() ? cgroups.GetPids() : [])
+                    TryKill(p, SIGKILL);
+                cgroups.Destroy();
+            }
+            catch (Exception e) when (e is RuntimeException or IOException or SyscallException)
+            {
+            }
+        }
+        try
+        {
+            Store.Remove(Id);
+        }
+        catch (IOException)
+        {
+        }
+        _state = null;
+    }
+
+    /// <summary>
+    /// Writes the user namespace maps of the new init. Only a process in the parent user namespace with
+    /// CAP_SETUID/CAP_SETGID may do this, which is why the shim's child waits for it; each map must be
+    /// written with a single write(2).
+    /// </summary>
+    private static void WriteIdMaps(int pid, ContainerConfig config)
+    {
+        WriteMap($"/proc/{pid}/gid_map", config.GidMappings);
+        WriteMap($"/proc/{pid}/uid_map", config.UidMappings);
+    }
+
+    private static void WriteMap(string path, IReadOnlyList<IdMap> maps)
+    {
+        var sb = new StringBuilder();
+        foreach (var m in maps)
+            sb.Append(m.ContainerId).Append(' ').Append(m.HostId).Append(' ').Append(m.Size).Append('\n');
+        var bytes = Encoding.ASCII.GetBytes(sb.ToString());
+        try
+        {
+            using var fs = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite, bufferSize: 0);
+            fs.Write(bytes);
+        }
+        catch (IOException e)
+        {
+            throw new RuntimeException($"write {path}: {e.Message}", e);
+        }
+    }
+
+    private static Dictionary<string, string> NamespacePathsOf(ContainerConfig config, int pid)
+    {
+        var paths = new Dictionary<string, string>();
+        foreach (var ns in config.Namespaces)
+            paths[ns.Type.OciName()] = string.IsNullOrEmpty(ns.Path) ? $"/proc/{pid}/ns/{ns.Type.ProcFile()}" : ns.Path;
+        return paths;
+    }
+
+    private string HookState(StateFile st, string status)
+    {
+        var s = new OciState
+        {
+            OciVersion = st.Config.OciVersion,
+            Id = Id,
+            Status = status,
+            Pid = st.InitPid,
+            Bundle = st.Bundle,
+            Annotations = st.Config.Annotations.Count > 0 ? st.Config.Annotations : null,
+        };
+        return JsonSerializer.Serialize(s, RuntimeJsonContext.Default.OciState);
+    }
+}

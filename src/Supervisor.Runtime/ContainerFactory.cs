@@ -1,0 +1,66 @@
+using Supervisor.Runtime.Cgroups;
+using Supervisor.Runtime.Configs;
+using Supervisor.Runtime.State;
+using Supervisor.Runtime.Validation;
+
+namespace Supervisor.Runtime;
+
+/// <summary>
+/// Creates and loads containers under one state root (libcontainer's Factory, reference §1.1).
+/// </summary>
+public sealed class ContainerFactory
+{
+    private CgroupLayout? _layout;
+
+    public ContainerFactory(RuntimeOptions options)
+    {
+        Options = options;
+        Store = new StateStore(options.StateRoot);
+    }
+
+    public RuntimeOptions Options { get; }
+    internal StateStore Store { get; }
+
+    /// <summary>The host's cgroup layout, detected once per factory.</summary>
+    public CgroupLayout Layout => _layout ??= CgroupLayout.Detect();
+
+    /// <summary>
+    /// Validates the id and the config and reserves the id by creating its state directory. No process,
+    /// cgroup or state.json exists yet; <see cref="Container.Init"/> creates them, and removes everything
+    /// again (this directory included) when it fails.
+    /// </summary>
+    public Container Create(string id, string bundleDir, ContainerConfig config)
+    {
+        ConfigValidator.ValidateId(id);
+        ConfigValidator.ValidateOrThrow(config);
+        var dir = Store.CreateContainerDir(id);
+        return new Container(this, id, Path.GetFullPath(bundleDir), config, dir, state: null);
+    }
+
+    public Container Load(string id)
+    {
+        ConfigValidator.ValidateId(id);
+        var state = Store.Read(id);
+        return new Container(this, id, state.Bundle, state.Config, Store.ContainerDir(id), state);
+    }
+
+    public bool Exists(string id) => Store.Exists(id);
+
+    public IEnumerable<Container> List()
+    {
+        foreach (var id in Store.ListIds())
+        {
+            Container? c;
+            try
+            {
+                c = Load(id);
+            }
+            catch (RuntimeException)
+            {
+                // One unreadable record must not hide the others (security-anchors F5).
+                continue;
+            }
+            yield return c;
+        }
+    }
+}
