@@ -54,7 +54,7 @@ internal static class CliApp
         var config = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
         try
         {
-            return root.Parse(args).Invoke(config);
+            return root.Parse(ArgsPreprocessor.Prepare(args)).Invoke(config);
         }
         catch (Exception e)
         {

@@ -200,6 +200,54 @@ public sealed class Container
         }
     }
 
+    /// <summary>
+    /// Starts another process inside the running container (runc's exec, reference §5.5): the shim, in
+    /// exec mode, forks a child that joins the container's namespaces (user first) and forks again so that
+    /// the process really is inside the pid namespace; the runtime puts it into the container's cgroups
+    /// before it runs a single instruction of the workload.
+    /// </summary>
+    public ContainerProcess Exec(ProcessConfig process, ProcessIo io)
+    {
+        var st = ReadState() ?? throw new ContainerNotFoundException(Id);
+        var status = ComputeStatus(st);
+        if (status == ContainerStatus.Paused)
+            throw new InvalidContainerStateException("cannot exec in a paused container");
+        if (status is not (ContainerStatus.Running or ContainerStatus.Created))
+            throw new InvalidContainerStateException($"cannot exec in a {status.ToOci()} container");
+        var user = UserResolver.ResolveInRootfs(st.Config.Rootfs, process.User.Username,
+            process.User.Uid, process.User.Gid, process.User.AdditionalGids);
+        var namespaces = new List<(NamespaceType, string)>();
+        foreach (var (name, path) in st.NamespacePaths)
+        {
+            if (NamespaceTypes.TryParseOci(name, out var type))
+                namespaces.Add((type, path));
+        }
+        var request = RequestBuilder.ForExec(process, user, namespaces, io.PreserveFds);
+        var shim = ShimSession.Spawn(_factory.Options.ResolveShimPath(), request, new ShimStdio(io.Stdin, io.Stdout, io.Stderr));
+        int pid = 0;
+        try
+        {
+            pid = shim.WaitChild();
+            // The nsfs paths of created namespaces are /proc/<init>/ns/*: check the init is still the one
+            // recorded, or the paths could name a new process that reused its pid.
+            if (!ProcStat.IsAlive(st.InitPid, st.InitStartTime))
+                throw new InvalidContainerStateException($"container {Id} stopped while exec was starting");
+            Cgroups.Apply(pid);
+            shim.Go();
+            shim.WaitExeced();
+            return new ContainerProcess(shim, pid);
+        }
+        catch
+        {
+            try { shim.Abort(); } catch (Exception e) when (e is ShimException or IOException or SyscallException) { }
+            if (pid > 0)
+                TryKill(pid, SIGKILL);
+            try { shim.WaitShimExit(); } catch (Exception e) when (e is ShimException or SyscallException) { }
+            shim.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Sends a signal to the init, or with <paramref name="all"/> to every process of the container.</summary>
     public void Signal(int signal, bool all = false)
     {
@@ -237,6 +285,41 @@ public sealed class Container
         Cgroups.Thaw(_factory.Options.FreezeTimeout);
         Store.Write(st with { Paused = false });
     }
+
+    /// <summary>The container's cgroup statistics plus the interface counters of its network namespace.</summary>
+    public (CgroupStats Cgroups, IReadOnlyList<NetworkInterfaceStats> Interfaces) Stats()
+    {
+        var st = ReadState() ?? throw new ContainerNotFoundException(Id);
+        var cgroupStats = Cgroups.GetStats();
+        var net = ComputeStatus(st) == ContainerStatus.Stopped
+            ? (IReadOnlyList<NetworkInterfaceStats>)[]
+            : Supervisor.Runtime.Stats.NetDevParser.ReadForPid(st.InitPid);
+        return (cgroupStats, net);
+    }
+
+    /// <summary>
+    /// Changes the container's resource limits live (runc's update): the whole update is validated first,
+    /// so an invalid value writes nothing; then the cgroup files change and state.json is rewritten
+    /// atomically with the merged resources.
+    /// </summary>
+    public void Set(Resources update)
+    {
+        var st = ReadState() ?? throw new ContainerNotFoundException(Id);
+        if (ComputeStatus(st) == ContainerStatus.Stopped)
+            throw new InvalidContainerStateException($"container {Id} is not running");
+        var merged = Supervisor.Runtime.Stats.ResourcesMerge.Merge(st.Config.Cgroups.Resources, update);
+        var problems = Cgroups.Validate(merged);
+        if (problems.Count > 0)
+            throw new RuntimeException("invalid resources: " + string.Join("; ", problems));
+        Cgroups.Set(update);
+        var config = st.Config with { Cgroups = st.Config.Cgroups with { Resources = merged } };
+        var updated = st with { Config = config };
+        Store.Write(updated);
+        _state = updated;
+    }
+
+    /// <summary>OOM kills in the container's memory cgroup, until the cgroup goes away.</summary>
+    public IOomNotifier NotifyOom() => OomNotifier.Open(Cgroups);
 
     /// <summary>
     /// Removes the container: its processes (only with <paramref name="force"/> when it is running or

@@ -20,6 +20,9 @@ internal static class CommandSet
         QueryCommands.PsCommand(),
         PauseCommands.Pause(),
         PauseCommands.Resume(),
+        ExecCommand.Create(),
+        EventsCommand.Create(),
+        UpdateCommand.Create(),
     ];
 
     public static readonly Argument<string> IdArgument = new("container-id")

@@ -29,6 +29,11 @@ internal static class LifecycleCommands
         Description = "do not use pivot root to jail process inside rootfs (needed on ramfs)",
     };
 
+    private static Option<string?> ConsoleSocketOption() => new("--console-socket")
+    {
+        Description = "path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal",
+    };
+
     private static Option<bool> NoNewKeyringOption() => new("--no-new-keyring")
     {
         Description = "accepted for runc compatibility; no session keyring is created",
@@ -40,14 +45,17 @@ internal static class LifecycleCommands
         var pidFile = PidFileOption();
         var preserve = PreserveFdsOption();
         var noPivot = NoPivotOption();
+        var consoleSocket = ConsoleSocketOption();
         var cmd = new Command("create", "create a container")
         {
-            CommandSet.IdArgument, bundle, pidFile, preserve, noPivot, NoNewKeyringOption(),
+            CommandSet.IdArgument, bundle, pidFile, preserve, noPivot, consoleSocket, NoNewKeyringOption(),
         };
         cmd.SetAction(parse => CommandSet.Guard(parse, () =>
         {
-            var (container, _) = Prepare(parse, bundle, noPivot, detached: true);
+            var socket = parse.GetValue(consoleSocket);
+            var (container, _) = Prepare(parse, bundle, noPivot, socket, detached: true);
             using var process = container.Init(IoFrom(parse.GetValue(preserve)), waitStart: true);
+            HandOverPty(container, process, socket);
             WritePid(parse, pidFile, process.Pid);
             process.Detach();
             return 0;
@@ -75,27 +83,39 @@ internal static class LifecycleCommands
         var detach = new Option<bool>("--detach", "-d") { Description = "detach from the container's process" };
         var keep = new Option<bool>("--keep") { Description = "do not delete the container after it exits" };
         var noSubreaper = new Option<bool>("--no-subreaper") { Description = "accepted for runc compatibility; the shim is always the subreaper" };
+        var consoleSocket = ConsoleSocketOption();
         var cmd = new Command("run", "create and run a container")
         {
-            CommandSet.IdArgument, bundle, pidFile, preserve, noPivot, detach, keep, noSubreaper, NoNewKeyringOption(),
+            CommandSet.IdArgument, bundle, pidFile, preserve, noPivot, detach, keep, noSubreaper, consoleSocket, NoNewKeyringOption(),
         };
         cmd.SetAction(parse => CommandSet.Guard(parse, () =>
         {
             bool detached = parse.GetValue(detach);
-            var (container, config) = Prepare(parse, bundle, noPivot, detached);
+            var socket = parse.GetValue(consoleSocket);
+            var (container, config) = Prepare(parse, bundle, noPivot, socket, detached);
             var process = container.Run(IoFrom(parse.GetValue(preserve)));
             WritePid(parse, pidFile, process.Pid);
-            if (detached)
+            if (detached || socket is not null)
             {
-                process.Detach();
-                process.Dispose();
-                return 0;
+                HandOverPty(container, process, socket);
+                if (detached)
+                {
+                    process.Detach();
+                    process.Dispose();
+                    return 0;
+                }
             }
             int code;
-            using (SignalForwarder.Forward(process.Pid))
+            TerminalBridge? bridge = config.Process.Terminal && socket is null && process.PtyMaster is { } pty
+                ? new TerminalBridge(pty)
+                : null;
+            // With a terminal, ^C reaches the container through its pty; without one, the signals the
+            // CLI gets are forwarded to the init.
+            using (bridge is null ? SignalForwarder.Forward(process.Pid) : null)
             {
                 code = process.Wait();
             }
+            bridge?.Dispose();
             if (!parse.GetValue(keep))
             {
                 try
@@ -114,7 +134,7 @@ internal static class LifecycleCommands
         return cmd;
     }
 
-    private static (Container, ContainerConfig) Prepare(ParseResult parse, Option<string> bundleOption, Option<bool> noPivot, bool detached)
+    private static (Container, ContainerConfig) Prepare(ParseResult parse, Option<string> bundleOption, Option<bool> noPivot, string? consoleSocket, bool detached)
     {
         var id = parse.GetValue(CommandSet.IdArgument)!;
         var bundle = Path.GetFullPath(parse.GetValue(bundleOption) ?? Directory.GetCurrentDirectory());
@@ -122,16 +142,32 @@ internal static class LifecycleCommands
         var config = SpecConverter.Convert(spec, bundle);
         if (parse.GetValue(noPivot))
             config = config with { NoPivotRoot = true };
-        if (config.Process.Terminal)
-        {
-            // The pty master has to go somewhere: runc requires --console-socket when it detaches, and a
-            // foreground terminal needs the pty copy loop; neither is part of this command yet.
-            throw new RuntimeException(detached
-                ? "cannot allocate tty if supervisor will detach without setting console socket"
-                : "process.terminal is true but terminal support is not available; set \"terminal\": false in config.json");
-        }
+        // The pty master has to go somewhere: to the --console-socket listener, or (foreground run) to
+        // the user's terminal. A detached container has no user terminal, so, as runc, refuse early.
+        if (config.Process.Terminal && detached && consoleSocket is null)
+            throw new RuntimeException("cannot allocate tty if supervisor will detach without setting console socket");
+        if (!config.Process.Terminal && consoleSocket is not null)
+            throw new RuntimeException("cannot use console socket if supervisor will not allocate tty");
         var factory = CommandSet.Factory(parse);
         return (factory.Create(id, bundle, config), config);
+    }
+
+    /// <summary>Sends the pty master to the console socket (runc's protocol) and closes our copy.</summary>
+    private static void HandOverPty(Container container, ContainerProcess process, string? socket)
+    {
+        if (socket is null || process.PtyMaster is not { } pty)
+            return;
+        try
+        {
+            Supervisor.Linux.Terminal.Tty.SendToConsoleSocket(Path.GetFullPath(socket), pty);
+        }
+        catch
+        {
+            process.Dispose();
+            container.Delete(force: true);
+            throw;
+        }
+        pty.Dispose();
     }
 
     private static ProcessIo IoFrom(uint preserveFds) => ProcessIo.Inherit with { PreserveFds = preserveFds };
