@@ -100,7 +100,11 @@ public static class UserResolver
         IReadOnlyList<uint> extraGids) =>
         Resolve(userSpec, defaultUid, defaultGid, extraGids, ReadInRoot(rootfs, "/etc/passwd"), ReadInRoot(rootfs, "/etc/group"));
 
-    /// <summary>The text of a file inside the rootfs, or null when it does not exist or is not a regular file.</summary>
+    /// <summary>
+    /// The text of a file inside the rootfs, or null when it does not exist, is not a regular file or sits
+    /// behind a symlink loop (libcontainer, too, treats a file it cannot open as absent: numeric ids still
+    /// work, names do not).
+    /// </summary>
     internal static string? ReadInRoot(string rootfs, string path)
     {
         string hostPath;
@@ -108,9 +112,9 @@ public static class UserResolver
         {
             hostPath = InRootResolver.Resolve(rootfs, path);
         }
-        catch (IOException e)
+        catch (IOException)
         {
-            throw new UserLookupException($"{path} in the container: {e.Message}");
+            return null;
         }
         var info = new FileInfo(hostPath);
         if (!info.Exists) return null;
