@@ -32,10 +32,10 @@ internal sealed class HybridCgroupManager : ICgroupManager
     public void Create(Resources resources)
     {
         V1CgroupManager.ThrowIfInvalid(Validate(resources));
-        _v1.Create(resources);
+        _v1.CreateCore(resources);
         try
         {
-            _v2.Create(resources);
+            _v2.CreateCore(resources);
         }
         catch
         {
@@ -53,8 +53,8 @@ internal sealed class HybridCgroupManager : ICgroupManager
     public void Set(Resources resources)
     {
         V1CgroupManager.ThrowIfInvalid(Validate(resources));
-        _v1.Set(resources);
-        _v2.Set(resources);
+        _v1.SetCore(resources);
+        _v2.SetCore(resources);
     }
 
     public IReadOnlyList<int> GetPids(bool recursive = true) => _v1.GetPids(recursive);

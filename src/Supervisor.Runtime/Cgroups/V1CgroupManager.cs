@@ -35,6 +35,12 @@ internal sealed class V1CgroupManager : ICgroupManager
     public void Create(Resources resources)
     {
         ThrowIfInvalid(Validate(resources));
+        CreateCore(resources);
+    }
+
+    /// <summary>Create without validation (the hybrid manager validates against the whole layout).</summary>
+    internal void CreateCore(Resources resources)
+    {
         _created = [];
         try
         {
@@ -89,6 +95,8 @@ internal sealed class V1CgroupManager : ICgroupManager
         ThrowIfInvalid(Validate(resources));
         Write(resources);
     }
+
+    internal void SetCore(Resources resources) => Write(resources);
 
     internal static void ThrowIfInvalid(IReadOnlyList<string> errors)
     {

@@ -46,6 +46,12 @@ internal sealed class V2CgroupManager : ICgroupManager
     public void Create(Resources resources)
     {
         V1CgroupManager.ThrowIfInvalid(Validate(resources));
+        CreateCore(resources);
+    }
+
+    /// <summary>Create without validation (the hybrid manager validates against the whole layout).</summary>
+    internal void CreateCore(Resources resources)
+    {
         _created = [];
         try
         {
@@ -95,6 +101,8 @@ internal sealed class V2CgroupManager : ICgroupManager
         V1CgroupManager.ThrowIfInvalid(Validate(resources));
         Write(resources);
     }
+
+    internal void SetCore(Resources resources) => Write(resources);
 
     private string F(string file) => System.IO.Path.Combine(_dir, file);
 
