@@ -75,19 +75,43 @@ internal sealed class V2CgroupManager : ICgroupManager
     /// <summary>
     /// A v2 controller's files appear in a cgroup only when its parent lists the controller in
     /// cgroup.subtree_control, so each new level's parent delegates the controllers we drive (those it has).
+    /// On a pure v2 host that is every owned controller (stats need them too); in hybrid mode only those the
+    /// resources use, because delegating at the cgroup2 root changes a host-wide setting.
     /// </summary>
     private void EnableControllers(Resources r)
     {
+        var wanted = _pureV2 ? _owned : Needed(r).Where(_owned.Contains).ToHashSet(StringComparer.Ordinal);
+        if (wanted.Count == 0)
+            return;
         var levels = _created.Count > 0 ? _created : [_dir];
         foreach (var dir in levels)
         {
             var parent = System.IO.Path.GetDirectoryName(dir)!;
             var available = Tokens(_io.ReadOptional(System.IO.Path.Combine(parent, "cgroup.controllers")));
             var enabled = Tokens(_io.ReadOptional(System.IO.Path.Combine(parent, "cgroup.subtree_control")));
-            var add = _owned.Where(c => available.Contains(c) && !enabled.Contains(c)).Order(StringComparer.Ordinal).ToList();
+            var add = wanted.Where(c => available.Contains(c) && !enabled.Contains(c)).Order(StringComparer.Ordinal).ToList();
             if (add.Count > 0)
                 _io.Write(System.IO.Path.Combine(parent, "cgroup.subtree_control"), string.Join(' ', add.Select(c => "+" + c)));
         }
+    }
+
+    /// <summary>The v2 controllers whose files <paramref name="r"/> writes.</summary>
+    internal static IEnumerable<string> Needed(Resources r)
+    {
+        if (r.Memory is not null) yield return "memory";
+        if (r.Cpu is { } c)
+        {
+            if (c.Shares is not null || c.Quota is not null || c.Period is not null || c.Burst is not null || c.Idle is not null)
+                yield return "cpu";
+            if (c.Cpus is not null || c.Mems is not null)
+                yield return "cpuset";
+        }
+        if (r.Pids is not null) yield return "pids";
+        if (r.BlockIo is not null) yield return "io";
+        if (r.HugepageLimits.Count > 0) yield return "hugetlb";
+        foreach (var key in r.Unified.Keys)
+            if (key.IndexOf('.') is > 0 and var dot)
+                yield return key[..dot];
     }
 
     private static HashSet<string> Tokens(string? text) =>
