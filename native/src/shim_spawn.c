@@ -51,17 +51,31 @@ static void stdio_to_dev_null(void)
         close(fd);
 }
 
+/* The signal mask and ignored dispositions survive execve. The shim blocks SIGCHLD (for its signalfd)
+ * and ignores SIGPIPE, and whoever started the shim may have ignored more (glibc's internal signals
+ * 32/33 included, which its wrappers refuse to touch), so every signal is reset with raw system calls. */
+static void reset_signals(void)
+{
+    struct {
+        void *handler;
+        unsigned long flags;
+        void *restorer;
+        uint64_t mask;
+    } dfl = { .handler = SIG_DFL };
+    for (int sig = 1; sig <= 64; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(uint64_t));
+    uint64_t empty = 0;
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &empty, NULL, sizeof empty);
+}
+
 __attribute__((noreturn)) static void run_c1(const struct shim_req *req, int report, int sync_child,
                                              unsigned long clone_flags)
 {
     shim_in_child = 1;
     shim_report_fd = report;
 
-    /* The shim blocks SIGCHLD (for its signalfd) and ignores SIGPIPE; both would survive execve. */
-    sigset_t empty;
-    sigemptyset(&empty);
-    sigprocmask(SIG_SETMASK, &empty, NULL);
-    signal(SIGPIPE, SIG_DFL);
+    reset_signals();
 
     for (uint32_t i = 0; i < req->nns; i++) {
         if (ns_fds[i] < 0)
