@@ -259,4 +259,180 @@ public class ShimInitTests : IClassFixture<BusyboxRootfs>
             Directory.Delete(state, recursive: true);
         }
     }
+
+    private static (ShimExit Exit, string Output) RunInit(ShimRequest r)
+    {
+        using var pipe = new TestPipe();
+        using var s = ShimSession.Spawn(ShimTestEnvironment.ShimPath, r, new ShimStdio(0, pipe.Write, pipe.Write));
+        pipe.CloseWrite();
+        s.WaitChild(T);
+        s.Go();
+        s.WaitExeced(T);
+        var exit = s.WaitExit(timeout: T);
+        var output = pipe.ReadToEnd();
+        s.WaitShimExit();
+        return (exit, output);
+    }
+
+    [RootFact]
+    public void Sysctls_are_written_inside_the_container_before_proc_sys_turns_read_only()
+    {
+        var state = ShimTestEnvironment.TempDir("shim-state");
+        try
+        {
+            var hostDomain = File.ReadAllText("/proc/sys/kernel/domainname");
+            var r = Init(state, "cat /proc/sys/kernel/domainname; (echo y > /proc/sys/kernel/domainname) 2>/dev/null || echo ro");
+            r.Sysctls.Add(("kernel/domainname", "inside.example"));
+            r.ReadonlyPaths.Add("/proc/sys");
+            var (exit, output) = RunInit(r);
+            Assert.Equal(0, exit.ExitCode);
+            Assert.Equal("inside.example\nro\n", output);
+            Assert.Equal(hostDomain, File.ReadAllText("/proc/sys/kernel/domainname"));
+
+            var bad = Init(state, "true");
+            bad.Sysctls.Add(("kernel/no_such_key", "1"));
+            using var s = ShimSession.Spawn(ShimTestEnvironment.ShimPath, bad);
+            s.WaitChild(T);
+            s.Go();
+            var e = Assert.Throws<ShimException>(() => s.WaitExeced(T));
+            Assert.Equal(ShimStep.Sysctl, e.Step);
+            Assert.Equal("kernel/no_such_key", e.Detail);
+            s.WaitShimExit();
+        }
+        finally
+        {
+            Directory.Delete(state, recursive: true);
+        }
+    }
+
+    [RootFact]
+    public void Read_only_rootfs_and_no_pivot_mode()
+    {
+        var state = ShimTestEnvironment.TempDir("shim-state");
+        try
+        {
+            var r = Init(state, "touch /newfile 2>/dev/null && echo rw || echo ro; touch /dev/ok && echo dev-rw; ls /");
+            r.Flags |= ShimFlags.ReadonlyRootfs | ShimFlags.NoPivot;
+            var (exit, output) = RunInit(r);
+            Assert.Equal(0, exit.ExitCode);
+            var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.Equal("ro", lines[0]);
+            Assert.Equal("dev-rw", lines[1]); // the tmpfs on /dev is a separate, writable mount
+            Assert.Contains("bin", lines);
+            Assert.False(File.Exists(Path.Combine(_rootfs.Path, "newfile")));
+        }
+        finally
+        {
+            Directory.Delete(state, recursive: true);
+        }
+    }
+
+    [RootFact]
+    public void Terminal_in_init_mode_binds_the_pty_on_dev_console()
+    {
+        var state = ShimTestEnvironment.TempDir("shim-state");
+        try
+        {
+            var r = Init(state, "tty; ls -l /dev/console | cut -c1; stty size");
+            r.Flags |= ShimFlags.Terminal;
+            r.ConsoleSize = (33, 101);
+            using var s = ShimSession.Spawn(ShimTestEnvironment.ShimPath, r);
+            s.WaitChild(T);
+            s.Go();
+            s.WaitExeced(T);
+            Assert.NotNull(s.PtyMaster);
+            Assert.Equal(0, s.WaitExit(timeout: T).ExitCode);
+            var text = new System.Text.StringBuilder();
+            var buf = new byte[4096];
+            using var fs = new FileStream(s.PtyMaster!, FileAccess.Read, 1);
+            try
+            {
+                int n;
+                while ((n = fs.Read(buf)) > 0)
+                    text.Append(System.Text.Encoding.UTF8.GetString(buf, 0, n));
+            }
+            catch (IOException)
+            {
+            }
+            Assert.Matches(@"^/dev/pts/0\r\nc\r\n33 101\r\n$", text.ToString());
+            s.WaitShimExit();
+        }
+        finally
+        {
+            Directory.Delete(state, recursive: true);
+        }
+    }
+
+    [RootFact]
+    public void Exec_mode_joins_a_running_container_by_namespace_paths()
+    {
+        var state = ShimTestEnvironment.TempDir("shim-state");
+        try
+        {
+            using var init = ShimSession.Spawn(ShimTestEnvironment.ShimPath, Init(state, "sleep 30"));
+            int pid = init.WaitChild(T);
+            init.Go();
+            init.WaitExeced(T);
+
+            var r = new ShimRequest { Mode = ShimMode.Exec };
+            r.Args.AddRange(["/bin/sh", "-c", "echo $$; hostname; ls /; cat /proc/1/cmdline | tr '\\0' ' '"]);
+            r.Env.Add("PATH=/bin");
+            foreach (var ns in new[] { "ipc", "uts", "net", "pid", "mnt" })
+                r.Namespaces.Add(new ShimNamespace(ns switch
+                {
+                    "ipc" => CLONE_NEWIPC, "uts" => CLONE_NEWUTS, "net" => CLONE_NEWNET, "pid" => CLONE_NEWPID, _ => CLONE_NEWNS,
+                }, $"/proc/{pid}/ns/{ns}"));
+            var (exit, output) = RunInit(r);
+            Assert.Equal(0, exit.ExitCode);
+            var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.NotEqual("1", lines[0]);
+            Assert.True(int.Parse(lines[0]) < 100, "pid inside the container's pid namespace");
+            Assert.Equal("shimtest", lines[1]);
+            Assert.Contains("bin", lines);
+            Assert.Equal("sleep 30 ", lines[^1]);
+
+            Syscalls.Kill(pid, Syscalls.SIGKILL);
+            Assert.Equal(9, init.WaitExit(timeout: T).Signal);
+            Assert.Equal(137, init.WaitShimExit());
+        }
+        finally
+        {
+            Directory.Delete(state, recursive: true);
+        }
+    }
+
+    [RootFact]
+    public void A_user_namespace_container_runs_as_mapped_root_with_bound_devices()
+    {
+        var state = ShimTestEnvironment.TempDir("shim-state");
+        try
+        {
+            const ulong CLONE_NEWUSER = 0x10000000;
+            var r = Init(state, "id -u; cat /proc/self/uid_map; echo > /dev/null && echo null-ok; (echo x > /proc/sys/kernel/domainname) 2>/dev/null || echo ro");
+            r.Namespaces.Insert(0, new ShimNamespace(CLONE_NEWUSER, null));
+            r.Flags |= ShimFlags.NewUserns | ShimFlags.DevBind;
+            r.ReadonlyPaths.Add("/proc/sys");
+            using var pipe = new TestPipe();
+            using var s = ShimSession.Spawn(ShimTestEnvironment.ShimPath, r, new ShimStdio(0, pipe.Write, pipe.Write));
+            pipe.CloseWrite();
+            int child = s.WaitChild(T);
+            // The runtime's part between CHILD and GO: the id maps.
+            File.WriteAllText($"/proc/{child}/uid_map", "0 0 65536");
+            File.WriteAllText($"/proc/{child}/gid_map", "0 0 65536");
+            s.Go();
+            s.WaitExeced(T);
+            var exit = s.WaitExit(timeout: T);
+            var lines = pipe.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.Equal(0, exit.ExitCode);
+            Assert.Equal("0", lines[0]);
+            Assert.Equal(["0", "0", "65536"], lines[1].Split(' ', StringSplitOptions.RemoveEmptyEntries));
+            Assert.Equal("null-ok", lines[2]);
+            Assert.Equal("ro", lines[3]);
+            s.WaitShimExit();
+        }
+        finally
+        {
+            Directory.Delete(state, recursive: true);
+        }
+    }
 }
