@@ -1,0 +1,19 @@
+using System.Runtime.InteropServices;
+
+namespace Supervisor.Linux.Interop;
+
+/// <summary>Process control: waitpid, kill, pidfd_open.</summary>
+internal static unsafe partial class LibcProcess
+{
+    public const int WNOHANG = 1;
+
+    [LibraryImport("libc", EntryPoint = "waitpid", SetLastError = true)]
+    public static partial int WaitPid(int pid, int* status, int options);
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    public static partial int Kill(int pid, int signal);
+
+    /// <summary>glibc >= 2.36 wrapper of pidfd_open(2).</summary>
+    [LibraryImport("libc", EntryPoint = "pidfd_open", SetLastError = true)]
+    public static partial int PidfdOpen(int pid, uint flags);
+}

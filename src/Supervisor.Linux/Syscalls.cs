@@ -1,0 +1,95 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+using Supervisor.Linux.Interop;
+
+namespace Supervisor.Linux;
+
+/// <summary>A decoded wait(2) status.</summary>
+public readonly record struct WaitStatus(int Raw)
+{
+    public bool Exited => (Raw & 0x7f) == 0;
+    public bool Signaled => (Raw & 0x7f) != 0 && (Raw & 0x7f) != 0x7f;
+    public int Code => (Raw >> 8) & 0xff;
+    public int Signal => Signaled ? Raw & 0x7f : 0;
+    /// <summary>The shell convention: the exit code, or 128 + the signal number.</summary>
+    public int ExitCode => Signaled ? 128 + Signal : Code;
+}
+
+/// <summary>Process-level system calls the runtime needs outside the shim protocol.</summary>
+public static unsafe class Syscalls
+{
+    public const int SIGKILL = 9;
+    public const int SIGTERM = 15;
+    public const int WNOHANG = LibcProcess.WNOHANG;
+
+    internal static Errno LastErrno() => (Errno)Marshal.GetLastPInvokeError();
+
+    public static void Kill(int pid, int signal)
+    {
+        if (LibcProcess.Kill(pid, signal) < 0)
+            throw new SyscallException("kill", pid.ToString(CultureInfo.InvariantCulture), LastErrno());
+    }
+
+    /// <summary>waitpid on one pid (never -1: .NET reaps its own children). Returns (0, default) when
+    /// WNOHANG finds the child still running.</summary>
+    public static (int Pid, WaitStatus Status) WaitPid(int pid, int flags = 0)
+    {
+        if (pid <= 0)
+            throw new ArgumentOutOfRangeException(nameof(pid), "waitpid needs a specific pid");
+        int status = 0;
+        while (true)
+        {
+            int r = LibcProcess.WaitPid(pid, &status, flags);
+            if (r >= 0)
+                return (r, new WaitStatus(status));
+            var e = LastErrno();
+            if (e != Errno.EINTR)
+                throw new SyscallException("waitpid", pid.ToString(CultureInfo.InvariantCulture), e);
+        }
+    }
+
+    /// <summary>A pidfd (close-on-exec) that becomes readable when the process exits and that cannot be
+    /// confused with a later process reusing the pid.</summary>
+    public static SafeFileHandle PidfdOpen(int pid)
+    {
+        int fd = LibcProcess.PidfdOpen(pid, 0);
+        if (fd < 0)
+            throw new SyscallException("pidfd_open", pid.ToString(CultureInfo.InvariantCulture), LastErrno());
+        return new SafeFileHandle(fd, ownsHandle: true);
+    }
+
+    /// <summary>Field 22 (starttime, clock ticks since boot) of /proc/&lt;pid&gt;/stat. Together with the
+    /// pid it identifies a process across pid reuse. The comm field may hold spaces and parentheses,
+    /// so parsing starts after the last ')'.</summary>
+    public static ulong ReadProcStartTime(int pid)
+    {
+        string path = $"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat";
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (FileNotFoundException)
+        {
+            throw new SyscallException("open", path, Errno.ENOENT);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            throw new SyscallException("open", path, Errno.ENOENT);
+        }
+        return ParseStartTime(text, path);
+    }
+
+    internal static ulong ParseStartTime(string stat, string path)
+    {
+        int close = stat.LastIndexOf(')');
+        if (close < 0)
+            throw new SyscallException("parse", path, Errno.EINVAL);
+        // After ") " come field 3 (state) onwards; starttime is field 22, i.e. the 20th from there.
+        var fields = stat[(close + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        if (fields.Length < 20 || !ulong.TryParse(fields[19], NumberStyles.None, CultureInfo.InvariantCulture, out var start))
+            throw new SyscallException("parse", path, Errno.EINVAL);
+        return start;
+    }
+}
