@@ -32,7 +32,7 @@ internal static class UpdateCommand
             if (parse.GetValue(resources) is { } source)
             {
                 var json = source == "-" ? Console.In.ReadToEnd() : File.ReadAllText(source);
-                update = SpecConverter.ConvertResources(SpecLoader.ParseResources(json, source == "-" ? "stdin" : source));
+                update = SpecConverter.ConvertResourcesUpdate(SpecLoader.ParseResources(json, source == "-" ? "stdin" : source));
             }
             else
             {

@@ -241,6 +241,17 @@ public static class SpecConverter
         return [.. defaults, .. configured];
     }
 
+    /// <summary>
+    /// A linux.resources document given to <c>update</c>: only what it sets. Device rules are kept out
+    /// unless the document has some, because rewriting the device cgroup (deny all, then re-allow) opens a
+    /// window in which even /dev/null is denied (security-anchors S15).
+    /// </summary>
+    public static Resources ConvertResourcesUpdate(OciResources r)
+    {
+        var converted = ConvertResources(r, []);
+        return r.Devices is { Count: > 0 } ? converted : converted with { Devices = [] };
+    }
+
     private static Resources ConvertResources(OciResources? r, IReadOnlyList<DeviceNode> devices)
     {
         var rules = new List<DeviceRule> { DenyAll };

@@ -96,6 +96,40 @@ public static class SpecLoader
         }
     }
 
+    /// <summary>Reads a process.json file (<c>exec --process</c>).</summary>
+    public static OciProcess LoadProcess(string path)
+    {
+        string json;
+        try
+        {
+            json = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigException($"{path}: {e.Message}", e);
+        }
+        return ParseProcess(json, Path.GetFileName(path));
+    }
+
+    /// <summary>Parses a linux.resources document (<c>update --resources</c>).</summary>
+    public static OciResources ParseResources(string json, string sourceName)
+    {
+        if (json.Length > MaxSize)
+            throw new ConfigException($"{sourceName}: larger than the {MaxSize / (1024 * 1024)} MiB limit");
+        try
+        {
+            return JsonSerializer.Deserialize(json, OciJsonContext.Default.OciResources)
+                ?? throw new ConfigException($"{sourceName}: expected a JSON object, got null");
+        }
+        catch (JsonException e)
+        {
+            throw new ConfigException(Describe(e, sourceName), e);
+        }
+    }
+
+    /// <summary>config.json text as <c>supervisor spec</c> writes it (indented, nulls omitted).</summary>
+    public static string Serialize(OciSpec spec) => JsonSerializer.Serialize(spec, OciJsonContext.Default.OciSpec);
+
     private const string ConvertPrefix = "The JSON value could not be converted to ";
 
     /// <summary>
