@@ -47,12 +47,13 @@ public static class SpecConverter
 
     public static ContainerConfig Convert(OciSpec spec, string bundleDir)
     {
+        if (bundleDir.Contains('\0')) throw new ConfigException("bundle: path contains a NUL byte");
         var bundle = CleanAbsolute(Path.GetFullPath(bundleDir));
         var linux = spec.Linux ?? new OciLinux();
 
         if (spec.Root?.Path is not { Length: > 0 } rootPath)
             throw new ConfigException("root.path: required");
-        var rootfs = CleanAbsolute(Path.GetFullPath(rootPath, bundle));
+        var rootfs = FullPath(rootPath, bundle, "root.path");
 
         if (spec.Process is null)
             throw new ConfigException("process: required");
@@ -177,7 +178,7 @@ public static class SpecConverter
             var source = m.Source ?? "";
             // A relative bind source is relative to the bundle, like root.path.
             if (isBind && source.Length > 0 && !source.StartsWith('/'))
-                source = CleanAbsolute(Path.GetFullPath(source, bundle));
+                source = FullPath(source, bundle, $"mounts[{i}].source");
             result.Add(new Mount
             {
                 Destination = m.Destination,
@@ -408,6 +409,11 @@ public static class SpecConverter
                 throw new ConfigException($"{field ?? "list"}[{i}]: must be a string, not null");
         return [.. list];
     }
+
+    private static string FullPath(string path, string basePath, string field) =>
+        path.Contains('\0')
+            ? throw new ConfigException($"{field}: contains a NUL byte")
+            : CleanAbsolute(Path.GetFullPath(path, basePath));
 
     /// <summary>An absolute path without "." / ".." / duplicate or trailing slashes.</summary>
     internal static string CleanAbsolute(string fullPath) =>

@@ -21,9 +21,9 @@ public static class SpecLoader
         try
         {
             using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
-            // Read at most MaxSize + 1 bytes rather than trusting the size from stat: the file may grow
-            // (or be a FIFO/device) between the stat and the read.
-            var buffer = new byte[Math.Min(MaxSize + 1L, Math.Max(fs.CanSeek ? fs.Length + 1 : 65536, 1))];
+            // Stop as soon as the input passes MaxSize instead of trusting a size from stat, which can
+            // change before the read.
+            var buffer = new byte[81920];
             using var ms = new MemoryStream();
             int n;
             while ((n = fs.Read(buffer, 0, buffer.Length)) > 0)

@@ -33,7 +33,7 @@ public static class ConfigValidator
         CheckSeccomp(c.Seccomp, p);
         if (c.ParentDeathSignal is < 0 or > 64)
             p.Add($"parentDeathSignal: {c.ParentDeathSignal} is not a signal number (0..64)");
-        return p;
+        return p.Select(ConfigException.OneLine).ToList();
     }
 
     /// <summary>Throws <see cref="ConfigException"/> (first problem, plus how many more) unless the config is valid.</summary>
@@ -67,7 +67,7 @@ public static class ConfigValidator
     {
         var p = new List<string>();
         CheckProcess(process, field, p);
-        return p;
+        return p.Select(ConfigException.OneLine).ToList();
     }
 
     private static string Printable(string s) =>

@@ -324,3 +324,33 @@ public class SpecConverterTests
         Assert.Equal(5u, p.User.Uid);
     }
 }
+
+public class OneLineMessageTests
+{
+    [Fact]
+    public void ControlCharactersFromTheConfigAreEscaped()
+    {
+        var spec = new OciSpec
+        {
+            OciVersion = "1", Root = new OciRoot { Path = "r" }, Process = new OciProcess { Cwd = "/" },
+            Linux = new OciLinux { Namespaces = [new OciNamespace { Type = "a\nb\u001b[31m" }] },
+        };
+        var e = Assert.Throws<ConfigException>(() => SpecConverter.Convert(spec, "/b"));
+        Assert.Equal("linux.namespaces[0]: unknown namespace type \"a\\nb\\x1b[31m\"", e.Message);
+    }
+
+    [Fact]
+    public void OverlongMessagesAreCut()
+    {
+        var msg = new ConfigException(new string('x', 5000)).Message;
+        Assert.Equal(ConfigException.MaxMessageLength + 3, msg.Length);
+        Assert.EndsWith("...", msg);
+    }
+
+    [Fact]
+    public void NulInRootPath()
+    {
+        var spec = new OciSpec { OciVersion = "1", Root = new OciRoot { Path = "r\0" }, Process = new OciProcess { Cwd = "/" } };
+        Assert.Equal("root.path: contains a NUL byte", Assert.Throws<ConfigException>(() => SpecConverter.Convert(spec, "/b")).Message);
+    }
+}

@@ -85,6 +85,18 @@ public class SpecLoaderTests
     }
 
     [Fact]
+    public void LoadBundleRefusesHugeFile()
+    {
+        var dir = Directory.CreateTempSubdirectory("oci-huge").FullName;
+        try
+        {
+            using (var fs = File.Create(Path.Combine(dir, "config.json"))) fs.SetLength(SpecLoader.MaxSize + 4096L); // sparse
+            Assert.Equal("config.json: larger than the 16 MiB limit", Assert.Throws<ConfigException>(() => SpecLoader.LoadBundle(dir)).Message);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
     public void LoadBundleReadsConfig()
     {
         var dir = Directory.CreateTempSubdirectory("oci-cfg").FullName;
