@@ -435,4 +435,35 @@ public class ShimInitTests : IClassFixture<BusyboxRootfs>
             Directory.Delete(state, recursive: true);
         }
     }
+
+    [RootFact]
+    public void Masking_refuses_a_dev_null_that_is_a_symlink()
+    {
+        // CVE-2025-31133: with /dev/null swapped for a symlink to a procfs file, a path-based bind would
+        // expose that file read-write in place of the masked one.
+        var state = ShimTestEnvironment.TempDir("shim-state");
+        try
+        {
+            var rootfs = Path.Combine(state, "rootfs");
+            ShimTestEnvironment.Run("cp", "-a", _rootfs.Path, rootfs);
+            File.CreateSymbolicLink(Path.Combine(rootfs, "dev", "null"), "/proc/sys/kernel/core_pattern");
+            var before = File.ReadAllText("/proc/sys/kernel/core_pattern");
+            var r = Init(state, "true");
+            r.Rootfs = rootfs;
+            r.RootfsOps.RemoveAll(op => op is ShimMount { FsType: "tmpfs" or "devpts" } or ShimDevice or ShimSymlink);
+            r.MaskPaths.Add("/etc/passwd");
+            using var s = ShimSession.Spawn(ShimTestEnvironment.ShimPath, r);
+            s.WaitChild(T);
+            s.Go();
+            var e = Assert.Throws<ShimException>(() => s.WaitExeced(T));
+            Assert.Equal(ShimStep.MaskPath, e.Step);
+            Assert.Equal("/dev/null", e.Detail);
+            Assert.Equal(255, s.WaitShimExit());
+            Assert.Equal(before, File.ReadAllText("/proc/sys/kernel/core_pattern"));
+        }
+        finally
+        {
+            Directory.Delete(state, recursive: true);
+        }
+    }
 }

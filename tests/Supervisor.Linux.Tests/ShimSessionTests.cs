@@ -160,6 +160,14 @@ public class ShimSessionTests
     }
 
     [Fact]
+    public void A_missing_shim_binary_is_a_syscall_error()
+    {
+        var e = Assert.Throws<SyscallException>(() => ShimSession.Spawn("/nonexistent/supervisor-shim", Exec("true")));
+        Assert.Equal("posix_spawn", e.Operation);
+        Assert.Equal(Errno.ENOENT, e.Errno);
+    }
+
+    [Fact]
     public void A_bad_namespace_path_fails_before_anything_forks()
     {
         var r = Exec("true");
