@@ -466,4 +466,40 @@ public class ShimInitTests : IClassFixture<BusyboxRootfs>
             Directory.Delete(state, recursive: true);
         }
     }
+
+    [RootFact]
+    public void A_cwd_outside_the_root_through_a_passed_fd_is_detected()
+    {
+        // CVE-2024-21626: a host directory fd reaching the container makes /proc/self/fd/N a way out.
+        // Pass one on purpose (as a preserved fd) and use it as the cwd: getcwd reports it unreachable.
+        var state = ShimTestEnvironment.TempDir("shim-state");
+        int dirFd = Interop.LibcIo.Open(state, Interop.LibcIo.O_PATH | Interop.LibcIo.O_DIRECTORY, 0);
+        Assert.True(dirFd > 2);
+        try
+        {
+            // Control: the fd does arrive, and chdir through it works (from a shell, after execve).
+            var probe = Init(state, $"cd /proc/self/fd/{dirFd} && echo entered");
+            probe.PreserveFds = (uint)(dirFd - 2);
+            var (exit, output) = RunInit(probe);
+            Assert.Equal(0, exit.ExitCode);
+            Assert.Equal("entered\n", output);
+
+            var r = Init(state, "pwd");
+            r.PreserveFds = (uint)(dirFd - 2);
+            r.Cwd = $"/proc/self/fd/{dirFd}";
+            using var s = ShimSession.Spawn(ShimTestEnvironment.ShimPath, r);
+            s.WaitChild(T);
+            s.Go();
+            var e = Assert.Throws<ShimException>(() => s.WaitExeced(T));
+            Assert.Equal(ShimStep.Chdir, e.Step);
+            Assert.Equal(Errno.ENOENT, e.Errno);
+            Assert.Equal(r.Cwd, e.Detail);
+            Assert.Equal(255, s.WaitShimExit());
+        }
+        finally
+        {
+            Interop.LibcIo.Close(dirFd);
+            Directory.Delete(state, recursive: true);
+        }
+    }
 }

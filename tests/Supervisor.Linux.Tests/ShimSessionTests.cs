@@ -208,6 +208,30 @@ public class ShimSessionTests
     }
 
     [Fact]
+    public void Wait_exit_is_interrupted_by_disposing_from_another_thread()
+    {
+        var s = ShimSession.Spawn(ShimTestEnvironment.ShimPath, Exec("sleep", "100"));
+        int child = s.WaitChild(T);
+        s.Go();
+        s.WaitExeced(T);
+        using var started = new ManualResetEventSlim();
+        var waiter = Task.Run(() =>
+        {
+            started.Set();
+            return s.WaitExit();
+        });
+        started.Wait();
+        Thread.Sleep(100);
+        s.Dispose();
+        var e = Assert.Throws<AggregateException>(() => waiter.Wait(T));
+        Assert.IsType<ObjectDisposedException>(e.InnerException);
+        // Disposing detaches: the container keeps running under its shim until it ends.
+        Assert.True(Directory.Exists($"/proc/{child}"));
+        Syscalls.Kill(child, Syscalls.SIGKILL);
+        Assert.Equal(137, s.WaitShimExit());
+    }
+
+    [Fact]
     public void Terminal_mode_hands_over_a_pty_master()
     {
         var r = Exec("/bin/sh", "-c", "tty; echo on-the-pty");
