@@ -502,4 +502,24 @@ public class ShimInitTests : IClassFixture<BusyboxRootfs>
             Directory.Delete(state, recursive: true);
         }
     }
+
+    [RootFact]
+    public void Read_only_paths_cover_the_mounts_below_them()
+    {
+        var state = ShimTestEnvironment.TempDir("shim-state");
+        try
+        {
+            var r = Init(state, "touch /run/sub/x 2>/dev/null && echo sub-rw || echo sub-ro; touch /tmp/y && echo tmp-rw");
+            r.RootfsOps.Add(new ShimMount(ShimMountKind.Fs, "tmpfs", "/run/sub", "tmpfs", 0, 0, [], "", false));
+            r.RootfsOps.Add(new ShimMount(ShimMountKind.Fs, "tmpfs", "/tmp", "tmpfs", 0, 0, [], "", false));
+            r.ReadonlyPaths.Add("/run");
+            var (exit, output) = RunInit(r);
+            Assert.Equal(0, exit.ExitCode);
+            Assert.Equal("sub-ro\ntmp-rw\n", output);
+        }
+        finally
+        {
+            Directory.Delete(state, recursive: true);
+        }
+    }
 }
