@@ -522,4 +522,45 @@ public class ShimInitTests : IClassFixture<BusyboxRootfs>
             Directory.Delete(state, recursive: true);
         }
     }
+
+    [RootFact]
+    public void A_dev_console_symlink_is_replaced_not_followed()
+    {
+        // CVE-2025-52565: binding the pty through an image's /dev/console symlink would hit the target.
+        var state = ShimTestEnvironment.TempDir("shim-state");
+        try
+        {
+            var rootfs = Path.Combine(state, "rootfs");
+            ShimTestEnvironment.Run("cp", "-a", _rootfs.Path, rootfs);
+            var canary = Path.Combine(state, "canary");
+            File.WriteAllText(canary, "untouched");
+            File.CreateSymbolicLink(Path.Combine(rootfs, "dev", "console"), canary);
+            var r = Init(state, "ls -l /dev/console | cut -c1");
+            r.Rootfs = rootfs;
+            r.RootfsOps.RemoveAll(op => op is ShimMount { FsType: "tmpfs" });
+            r.Flags |= ShimFlags.Terminal;
+            using var s = ShimSession.Spawn(ShimTestEnvironment.ShimPath, r);
+            s.WaitChild(T);
+            s.Go();
+            s.WaitExeced(T);
+            Assert.Equal(0, s.WaitExit(timeout: T).ExitCode);
+            var buf = new byte[256];
+            using var fs = new FileStream(s.PtyMaster!, FileAccess.Read, 1);
+            int n = 0;
+            try
+            {
+                n = fs.Read(buf);
+            }
+            catch (IOException)
+            {
+            }
+            Assert.Equal("c\r\n", System.Text.Encoding.UTF8.GetString(buf, 0, n));
+            Assert.Equal("untouched", File.ReadAllText(canary));
+            s.WaitShimExit();
+        }
+        finally
+        {
+            Directory.Delete(state, recursive: true);
+        }
+    }
 }
