@@ -116,6 +116,9 @@ size_t shim_strlcat(char *dst, const char *src, size_t cap);
 char *shim_utoa(unsigned long long v, char *buf); /* buf >= 21 bytes; returns buf */
 char *shim_fd_path(int fd, char *buf);             /* "/proc/self/fd/N"; buf >= 32 bytes */
 
+/* shim_spawn.c: moves fd to a number >= min (close-on-exec), so it never collides with fds 0..min-1. */
+int shim_raise_fd(int fd, int min);
+
 /* shim_spawn.c: C1 + C2. Returns C2's pid; the sync socket end of the shim goes to *sync_fd. Fails
  * through shim_fail. */
 pid_t shim_spawn(const struct shim_req *req, int control_fd, int *sync_fd);

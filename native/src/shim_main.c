@@ -548,11 +548,14 @@ int main(int argc, char **argv)
     if (shim_parse_request(request_buf, h.length, &request, err, sizeof err) < 0)
         shim_fail(SHIM_STEP_PARSE_REQUEST, EINVAL, err);
 
+    /* The runtime puts the control socket right after the preserved fds; never let it sit among them. */
+    control_fd = shim_report_fd = shim_raise_fd(control_fd, 3 + (int)request.preserve_fds);
     shim_read_cap_last_cap();
     if (request.state_dir) {
         state_dir_fd = open(request.state_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (state_dir_fd < 0)
             shim_fail(SHIM_STEP_STATE_DIR, errno, request.state_dir);
+        state_dir_fd = shim_raise_fd(state_dir_fd, 3 + (int)request.preserve_fds);
     }
 
     sigset_t set;
@@ -562,6 +565,7 @@ int main(int argc, char **argv)
     int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
     if (sfd < 0)
         shim_fail(SHIM_STEP_FORK, errno, "signalfd");
+    sfd = shim_raise_fd(sfd, 3 + (int)request.preserve_fds);
 
     child_pid = shim_spawn(&request, control_fd, &sync_fd);
     struct shim_pid_msg pm = { .pid = child_pid };

@@ -524,6 +524,22 @@ void shim_switch_root(const struct shim_req *req, int *rootfd)
         shim_fail(SHIM_STEP_PIVOT_ROOT, errno, "/");
 }
 
+/* <linux/mount.h> clashes with glibc's <sys/mount.h> on glibc 2.36, so the few mount_setattr(2)
+ * definitions are spelled out here (values from the kernel UAPI). */
+struct shim_mount_attr {
+    uint64_t attr_set, attr_clr, propagation, userns_fd;
+};
+#define SHIM_MOUNT_ATTR_RDONLY 0x00000001ull
+#define SHIM_MOUNT_ATTR_NOSUID 0x00000002ull
+#define SHIM_MOUNT_ATTR_NODEV 0x00000004ull
+#define SHIM_MOUNT_ATTR_NOEXEC 0x00000008ull
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+
 static void readonly_path(int rootfd, const char *path)
 {
     char fpath[32];
@@ -540,10 +556,20 @@ static void readonly_path(int rootfd, const char *path)
     int top = shim_open_in_root(rootfd, path, O_PATH, 0);
     if (top < 0)
         shim_fail(SHIM_STEP_READONLY_PATH, errno, path);
-    unsigned long want = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
-    if (mount(NULL, shim_fd_path(top, fpath), NULL, MS_BIND | MS_REMOUNT | want | mount_flags_of(top, 0),
-              NULL) < 0)
-        shim_fail(SHIM_STEP_READONLY_PATH, errno, path);
+    /* mount_setattr with AT_RECURSIVE makes the whole subtree read-only, including mounts below the
+     * path (a remount only reaches the top one), and it only adds flags, so the flags a user namespace
+     * locks are kept without having to restate them. Kernels before 5.12 get the remount. */
+    struct shim_mount_attr attr = {
+        .attr_set = SHIM_MOUNT_ATTR_RDONLY | SHIM_MOUNT_ATTR_NOSUID | SHIM_MOUNT_ATTR_NODEV | SHIM_MOUNT_ATTR_NOEXEC,
+    };
+    if (syscall(SYS_mount_setattr, top, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0) {
+        if (errno != ENOSYS)
+            shim_fail(SHIM_STEP_READONLY_PATH, errno, path);
+        unsigned long want = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+        if (mount(NULL, shim_fd_path(top, fpath), NULL, MS_BIND | MS_REMOUNT | want | mount_flags_of(top, 0),
+                  NULL) < 0)
+            shim_fail(SHIM_STEP_READONLY_PATH, errno, path);
+    }
     close(top);
 }
 

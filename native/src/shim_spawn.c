@@ -26,7 +26,7 @@
 static int ns_fds[SHIM_MAX_NS];
 
 /* Moves fd to a number >= min (close-on-exec) so it can never collide with fds 0..2+preserve_fds. */
-static int raise_fd(int fd, int min)
+int shim_raise_fd(int fd, int min)
 {
     if (fd >= min)
         return fd;
@@ -117,7 +117,7 @@ pid_t shim_spawn(const struct shim_req *req, int control_fd, int *sync_out)
             int fd = open(req->ns[i].path, O_RDONLY | O_CLOEXEC);
             if (fd < 0)
                 shim_fail(SHIM_STEP_SETNS, errno, req->ns[i].path);
-            ns_fds[i] = raise_fd(fd, min);
+            ns_fds[i] = shim_raise_fd(fd, min);
         } else if (req->mode == SHIM_MODE_INIT && req->ns[i].clone_flag != CLONE_NEWCGROUP) {
             clone_flags |= req->ns[i].clone_flag;
         }
@@ -128,8 +128,8 @@ pid_t shim_spawn(const struct shim_req *req, int control_fd, int *sync_out)
         socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sy) < 0)
         shim_fail(SHIM_STEP_FORK, errno, "socketpair");
     for (int i = 0; i < 2; i++) {
-        rep[i] = raise_fd(rep[i], min);
-        sy[i] = raise_fd(sy[i], min);
+        rep[i] = shim_raise_fd(rep[i], min);
+        sy[i] = shim_raise_fd(sy[i], min);
     }
 
     pid_t c1 = fork();
@@ -147,6 +147,11 @@ pid_t shim_spawn(const struct shim_req *req, int control_fd, int *sync_out)
         if (ns_fds[i] >= 0)
             close(ns_fds[i]);
     stdio_to_dev_null();
+    /* Likewise the preserved fds belong to the container now: a socket passed with --preserve-fds must
+     * see EOF when the container closes it, not be kept open by the shim. All the shim's own fds were
+     * placed above this range. */
+    if (req->preserve_fds)
+        syscall(SYS_close_range, 3u, 2u + req->preserve_fds, 0u);
 
     struct shim_msg_header h;
     union {

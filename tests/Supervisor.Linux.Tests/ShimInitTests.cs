@@ -435,4 +435,132 @@ public class ShimInitTests : IClassFixture<BusyboxRootfs>
             Directory.Delete(state, recursive: true);
         }
     }
+
+    [RootFact]
+    public void Masking_refuses_a_dev_null_that_is_a_symlink()
+    {
+        // CVE-2025-31133: with /dev/null swapped for a symlink to a procfs file, a path-based bind would
+        // expose that file read-write in place of the masked one.
+        var state = ShimTestEnvironment.TempDir("shim-state");
+        try
+        {
+            var rootfs = Path.Combine(state, "rootfs");
+            ShimTestEnvironment.Run("cp", "-a", _rootfs.Path, rootfs);
+            File.CreateSymbolicLink(Path.Combine(rootfs, "dev", "null"), "/proc/sys/kernel/core_pattern");
+            var before = File.ReadAllText("/proc/sys/kernel/core_pattern");
+            var r = Init(state, "true");
+            r.Rootfs = rootfs;
+            r.RootfsOps.RemoveAll(op => op is ShimMount { FsType: "tmpfs" or "devpts" } or ShimDevice or ShimSymlink);
+            r.MaskPaths.Add("/etc/passwd");
+            using var s = ShimSession.Spawn(ShimTestEnvironment.ShimPath, r);
+            s.WaitChild(T);
+            s.Go();
+            var e = Assert.Throws<ShimException>(() => s.WaitExeced(T));
+            Assert.Equal(ShimStep.MaskPath, e.Step);
+            Assert.Equal("/dev/null", e.Detail);
+            Assert.Equal(255, s.WaitShimExit());
+            Assert.Equal(before, File.ReadAllText("/proc/sys/kernel/core_pattern"));
+        }
+        finally
+        {
+            Directory.Delete(state, recursive: true);
+        }
+    }
+
+    [RootFact]
+    public void A_cwd_outside_the_root_through_a_passed_fd_is_detected()
+    {
+        // CVE-2024-21626: a host directory fd reaching the container makes /proc/self/fd/N a way out.
+        // Pass one on purpose (as a preserved fd) and use it as the cwd: getcwd reports it unreachable.
+        var state = ShimTestEnvironment.TempDir("shim-state");
+        int dirFd = Interop.LibcIo.Open(state, Interop.LibcIo.O_PATH | Interop.LibcIo.O_DIRECTORY, 0);
+        Assert.True(dirFd > 2);
+        try
+        {
+            // Control: the fd does arrive, and chdir through it works (from a shell, after execve).
+            var probe = Init(state, $"cd /proc/self/fd/{dirFd} && echo entered");
+            probe.PreserveFds = (uint)(dirFd - 2);
+            var (exit, output) = RunInit(probe);
+            Assert.Equal(0, exit.ExitCode);
+            Assert.Equal("entered\n", output);
+
+            var r = Init(state, "pwd");
+            r.PreserveFds = (uint)(dirFd - 2);
+            r.Cwd = $"/proc/self/fd/{dirFd}";
+            using var s = ShimSession.Spawn(ShimTestEnvironment.ShimPath, r);
+            s.WaitChild(T);
+            s.Go();
+            var e = Assert.Throws<ShimException>(() => s.WaitExeced(T));
+            Assert.Equal(ShimStep.Chdir, e.Step);
+            Assert.Equal(Errno.ENOENT, e.Errno);
+            Assert.Equal(r.Cwd, e.Detail);
+            Assert.Equal(255, s.WaitShimExit());
+        }
+        finally
+        {
+            Interop.LibcIo.Close(dirFd);
+            Directory.Delete(state, recursive: true);
+        }
+    }
+
+    [RootFact]
+    public void Read_only_paths_cover_the_mounts_below_them()
+    {
+        var state = ShimTestEnvironment.TempDir("shim-state");
+        try
+        {
+            var r = Init(state, "touch /run/sub/x 2>/dev/null && echo sub-rw || echo sub-ro; touch /tmp/y && echo tmp-rw");
+            r.RootfsOps.Add(new ShimMount(ShimMountKind.Fs, "tmpfs", "/run/sub", "tmpfs", 0, 0, [], "", false));
+            r.RootfsOps.Add(new ShimMount(ShimMountKind.Fs, "tmpfs", "/tmp", "tmpfs", 0, 0, [], "", false));
+            r.ReadonlyPaths.Add("/run");
+            var (exit, output) = RunInit(r);
+            Assert.Equal(0, exit.ExitCode);
+            Assert.Equal("sub-ro\ntmp-rw\n", output);
+        }
+        finally
+        {
+            Directory.Delete(state, recursive: true);
+        }
+    }
+
+    [RootFact]
+    public void A_dev_console_symlink_is_replaced_not_followed()
+    {
+        // CVE-2025-52565: binding the pty through an image's /dev/console symlink would hit the target.
+        var state = ShimTestEnvironment.TempDir("shim-state");
+        try
+        {
+            var rootfs = Path.Combine(state, "rootfs");
+            ShimTestEnvironment.Run("cp", "-a", _rootfs.Path, rootfs);
+            var canary = Path.Combine(state, "canary");
+            File.WriteAllText(canary, "untouched");
+            File.CreateSymbolicLink(Path.Combine(rootfs, "dev", "console"), canary);
+            var r = Init(state, "ls -l /dev/console | cut -c1");
+            r.Rootfs = rootfs;
+            r.RootfsOps.RemoveAll(op => op is ShimMount { FsType: "tmpfs" });
+            r.Flags |= ShimFlags.Terminal;
+            using var s = ShimSession.Spawn(ShimTestEnvironment.ShimPath, r);
+            s.WaitChild(T);
+            s.Go();
+            s.WaitExeced(T);
+            Assert.Equal(0, s.WaitExit(timeout: T).ExitCode);
+            var buf = new byte[256];
+            using var fs = new FileStream(s.PtyMaster!, FileAccess.Read, 1);
+            int n = 0;
+            try
+            {
+                n = fs.Read(buf);
+            }
+            catch (IOException)
+            {
+            }
+            Assert.Equal("c\r\n", System.Text.Encoding.UTF8.GetString(buf, 0, n));
+            Assert.Equal("untouched", File.ReadAllText(canary));
+            s.WaitShimExit();
+        }
+        finally
+        {
+            Directory.Delete(state, recursive: true);
+        }
+    }
 }

@@ -160,6 +160,14 @@ public class ShimSessionTests
     }
 
     [Fact]
+    public void A_missing_shim_binary_is_a_syscall_error()
+    {
+        var e = Assert.Throws<SyscallException>(() => ShimSession.Spawn("/nonexistent/supervisor-shim", Exec("true")));
+        Assert.Equal("posix_spawn", e.Operation);
+        Assert.Equal(Errno.ENOENT, e.Errno);
+    }
+
+    [Fact]
     public void A_bad_namespace_path_fails_before_anything_forks()
     {
         var r = Exec("true");
@@ -197,6 +205,30 @@ public class ShimSessionTests
         var exit = s.WaitExit(timeout: T);
         Assert.Equal(15, exit.Signal);
         Assert.Equal(128 + 15, s.WaitShimExit());
+    }
+
+    [Fact]
+    public void Wait_exit_is_interrupted_by_disposing_from_another_thread()
+    {
+        var s = ShimSession.Spawn(ShimTestEnvironment.ShimPath, Exec("sleep", "100"));
+        int child = s.WaitChild(T);
+        s.Go();
+        s.WaitExeced(T);
+        using var started = new ManualResetEventSlim();
+        var waiter = Task.Run(() =>
+        {
+            started.Set();
+            return s.WaitExit();
+        });
+        started.Wait();
+        Thread.Sleep(100);
+        s.Dispose();
+        var e = Assert.Throws<AggregateException>(() => waiter.Wait(T));
+        Assert.IsType<ObjectDisposedException>(e.InnerException);
+        // Disposing detaches: the container keeps running under its shim until it ends.
+        Assert.True(Directory.Exists($"/proc/{child}"));
+        Syscalls.Kill(child, Syscalls.SIGKILL);
+        Assert.Equal(137, s.WaitShimExit());
     }
 
     [Fact]
