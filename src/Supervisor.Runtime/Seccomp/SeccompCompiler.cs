@@ -110,7 +110,7 @@ public static partial class SeccompCompiler
             errors.Add("linux.seccomp: listenerPath is not supported (SCMP_ACT_NOTIFY is not supported)");
         }
 
-        if (TryAction(config.DefaultAction, config.DefaultErrnoRet, out var defaultAction, out var error))
+        if (TryAction(config.DefaultAction, config.DefaultErrnoRet, out var defaultAction, out var error, "defaultErrnoRet"))
         {
             plan.DefaultAction = defaultAction;
         }
@@ -309,7 +309,7 @@ public static partial class SeccompCompiler
     }
 
     /// <summary>Maps an OCI action name (with its errnoRet) to the SECCOMP_RET_* value.</summary>
-    public static bool TryAction(string name, uint? errnoRet, out uint action, out string? error)
+    public static bool TryAction(string name, uint? errnoRet, out uint action, out string? error, string errnoField = "errnoRet")
     {
         action = 0;
         error = null;
@@ -319,7 +319,7 @@ public static partial class SeccompCompiler
                 var errno = errnoRet ?? EPERM;
                 if (errno > MaxErrno)
                 {
-                    error = $"errnoRet {errno} is larger than {MaxErrno}";
+                    error = $"{errnoField} {errno} is larger than {MaxErrno}";
                     return false;
                 }
 
@@ -330,7 +330,7 @@ public static partial class SeccompCompiler
                 var data = errnoRet ?? EPERM;
                 if (data > ushort.MaxValue)
                 {
-                    error = $"errnoRet {data} does not fit the 16-bit SCMP_ACT_TRACE data";
+                    error = $"{errnoField} {data} does not fit the 16-bit SCMP_ACT_TRACE data";
                     return false;
                 }
 
@@ -358,7 +358,7 @@ public static partial class SeccompCompiler
 
         if (errnoRet is not null)
         {
-            error = $"errnoRet is only valid with SCMP_ACT_ERRNO and SCMP_ACT_TRACE, not {name}";
+            error = $"{errnoField} is only valid with SCMP_ACT_ERRNO and SCMP_ACT_TRACE, not {name}";
             return false;
         }
 

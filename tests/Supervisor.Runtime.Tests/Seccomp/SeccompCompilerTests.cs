@@ -135,6 +135,13 @@ public sealed class SeccompCompilerTests
     }
 
     [Fact]
+    public void DefaultErrnoRet_on_a_default_without_data_is_an_error()
+    {
+        var errors = SeccompCompiler.Validate(new SeccompConfig { DefaultAction = "SCMP_ACT_KILL_PROCESS", DefaultErrnoRet = 1 });
+        Assert.Equal(["linux.seccomp: defaultAction: defaultErrnoRet is only valid with SCMP_ACT_ERRNO and SCMP_ACT_TRACE, not SCMP_ACT_KILL_PROCESS"], errors);
+    }
+
+    [Fact]
     public void Errno_beyond_MAX_ERRNO_is_an_error()
     {
         var errors = SeccompCompiler.Validate(OneRule("SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", 4096));
