@@ -45,7 +45,25 @@ public static partial class SeccompCompiler
     ];
 
     /// <summary>All problems of <paramref name="config"/>, each one line prefixed "linux.seccomp"; empty if it compiles.</summary>
-    public static IReadOnlyList<string> Validate(SeccompConfig config) => Plan(config).Errors;
+    public static IReadOnlyList<string> Validate(SeccompConfig config)
+    {
+        var errors = Plan(config).Errors;
+        if (errors.Count > 0)
+        {
+            return errors;
+        }
+
+        // What only libseccomp can see (conflicting rules) shows up when the filter is built.
+        try
+        {
+            Compile(config);
+            return [];
+        }
+        catch (SeccompConfigException ex)
+        {
+            return ex.Errors;
+        }
+    }
 
     /// <summary>The BPF program and the SECCOMP_FILTER_FLAG_* word for the shim. Throws <see cref="SeccompConfigException"/>.</summary>
     public static ShimSeccomp Compile(SeccompConfig config)
@@ -66,7 +84,17 @@ public static partial class SeccompCompiler
 
             foreach (var rule in plan.Rules)
             {
-                filter.AddRule(rule.Action, rule.Syscall, rule.Args, rule.Name);
+                try
+                {
+                    filter.AddRule(rule.Action, rule.Syscall, rule.Args, rule.Name);
+                }
+                catch (SyscallException ex) when (ex.Errno == Errno.EEXIST)
+                {
+                    // libseccomp keeps the first of two rules with the same syscall and comparisons; it
+                    // refuses a second one only when that would need a different action.
+                    throw new SeccompConfigException(
+                        [$"linux.seccomp: syscall \"{rule.Name}\" has two rules with the same arguments and different actions"]);
+                }
             }
 
             program = filter.ExportBpf();

@@ -283,6 +283,24 @@ public sealed class SeccompCompilerTests
     }
 
     [Fact]
+    public void Conflicting_rules_with_the_same_arguments_are_an_error()
+    {
+        SeccompArg[] args = [new SeccompArg(0, 1, 0, "SCMP_CMP_EQ")];
+        var config = new SeccompConfig
+        {
+            DefaultAction = "SCMP_ACT_ALLOW",
+            Syscalls =
+            [
+                new SeccompSyscall { Names = ["getppid"], Action = "SCMP_ACT_ERRNO", ErrnoRet = 5, Args = args },
+                new SeccompSyscall { Names = ["getppid"], Action = "SCMP_ACT_ERRNO", ErrnoRet = 6, Args = args },
+            ],
+        };
+        var expected = "linux.seccomp: syscall \"getppid\" has two rules with the same arguments and different actions";
+        Assert.Equal([expected], SeccompCompiler.Validate(config));
+        Assert.Equal(expected, Assert.Throws<SeccompConfigException>(() => SeccompCompiler.Compile(config)).Message);
+    }
+
+    [Fact]
     public void A_rule_with_the_default_action_is_skipped()
     {
         var config = new SeccompConfig
