@@ -204,6 +204,17 @@ public sealed class SeccompKernelTests(SeccompKernelFixture k)
     }
 
     [Fact]
+    public void Default_profile_runs_a_dynamically_linked_shell_pipeline()
+    {
+        // busybox is static; bash and the coreutils go through ld.so and the shared glibc.
+        var r = k.Exec(Default.Value, "/bin/bash", "-c",
+            "set -eo pipefail; ls -la / | /usr/bin/wc -l >/dev/null; x=$(/bin/cat /etc/hostname); " +
+            "(/bin/sleep 0.1 &); wait; /usr/bin/env true; echo \"ok $x\"");
+        Assert.True(r.ExitCode == 0, $"exit {r.ExitCode}: {r.Stderr}");
+        Assert.Equal($"ok {File.ReadAllText("/etc/hostname").Trim()}\n", r.Stdout);
+    }
+
+    [Fact]
     public void Default_profile_blocks_mount()
     {
         Assert.True(Environment.IsPrivilegedProcess, "mount needs root to show that seccomp, not the kernel, refuses it");
