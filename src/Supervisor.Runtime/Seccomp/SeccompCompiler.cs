@@ -45,7 +45,25 @@ public static partial class SeccompCompiler
     ];
 
     /// <summary>All problems of <paramref name="config"/>, each one line prefixed "linux.seccomp"; empty if it compiles.</summary>
-    public static IReadOnlyList<string> Validate(SeccompConfig config) => Plan(config).Errors;
+    public static IReadOnlyList<string> Validate(SeccompConfig config)
+    {
+        var errors = Plan(config).Errors;
+        if (errors.Count > 0)
+        {
+            return errors;
+        }
+
+        // What only libseccomp can see (conflicting rules) shows up when the filter is built.
+        try
+        {
+            Compile(config);
+            return [];
+        }
+        catch (SeccompConfigException ex)
+        {
+            return ex.Errors;
+        }
+    }
 
     /// <summary>The BPF program and the SECCOMP_FILTER_FLAG_* word for the shim. Throws <see cref="SeccompConfigException"/>.</summary>
     public static ShimSeccomp Compile(SeccompConfig config)
@@ -66,7 +84,17 @@ public static partial class SeccompCompiler
 
             foreach (var rule in plan.Rules)
             {
-                filter.AddRule(rule.Action, rule.Syscall, rule.Args, rule.Name);
+                try
+                {
+                    filter.AddRule(rule.Action, rule.Syscall, rule.Args, rule.Name);
+                }
+                catch (SyscallException ex) when (ex.Errno == Errno.EEXIST)
+                {
+                    // libseccomp keeps the first of two rules with the same syscall and comparisons; it
+                    // refuses a second one only when that would need a different action.
+                    throw new SeccompConfigException(
+                        [$"linux.seccomp: syscall \"{rule.Name}\" has two rules with the same arguments and different actions"]);
+                }
             }
 
             program = filter.ExportBpf();
@@ -110,7 +138,7 @@ public static partial class SeccompCompiler
             errors.Add("linux.seccomp: listenerPath is not supported (SCMP_ACT_NOTIFY is not supported)");
         }
 
-        if (TryAction(config.DefaultAction, config.DefaultErrnoRet, out var defaultAction, out var error))
+        if (TryAction(config.DefaultAction, config.DefaultErrnoRet, out var defaultAction, out var error, "defaultErrnoRet"))
         {
             plan.DefaultAction = defaultAction;
         }
@@ -309,7 +337,7 @@ public static partial class SeccompCompiler
     }
 
     /// <summary>Maps an OCI action name (with its errnoRet) to the SECCOMP_RET_* value.</summary>
-    public static bool TryAction(string name, uint? errnoRet, out uint action, out string? error)
+    public static bool TryAction(string name, uint? errnoRet, out uint action, out string? error, string errnoField = "errnoRet")
     {
         action = 0;
         error = null;
@@ -319,7 +347,7 @@ public static partial class SeccompCompiler
                 var errno = errnoRet ?? EPERM;
                 if (errno > MaxErrno)
                 {
-                    error = $"errnoRet {errno} is larger than {MaxErrno}";
+                    error = $"{errnoField} {errno} is larger than {MaxErrno}";
                     return false;
                 }
 
@@ -330,7 +358,7 @@ public static partial class SeccompCompiler
                 var data = errnoRet ?? EPERM;
                 if (data > ushort.MaxValue)
                 {
-                    error = $"errnoRet {data} does not fit the 16-bit SCMP_ACT_TRACE data";
+                    error = $"{errnoField} {data} does not fit the 16-bit SCMP_ACT_TRACE data";
                     return false;
                 }
 
@@ -358,7 +386,7 @@ public static partial class SeccompCompiler
 
         if (errnoRet is not null)
         {
-            error = $"errnoRet is only valid with SCMP_ACT_ERRNO and SCMP_ACT_TRACE, not {name}";
+            error = $"{errnoField} is only valid with SCMP_ACT_ERRNO and SCMP_ACT_TRACE, not {name}";
             return false;
         }
 

@@ -135,6 +135,13 @@ public sealed class SeccompCompilerTests
     }
 
     [Fact]
+    public void DefaultErrnoRet_on_a_default_without_data_is_an_error()
+    {
+        var errors = SeccompCompiler.Validate(new SeccompConfig { DefaultAction = "SCMP_ACT_KILL_PROCESS", DefaultErrnoRet = 1 });
+        Assert.Equal(["linux.seccomp: defaultAction: defaultErrnoRet is only valid with SCMP_ACT_ERRNO and SCMP_ACT_TRACE, not SCMP_ACT_KILL_PROCESS"], errors);
+    }
+
+    [Fact]
     public void Errno_beyond_MAX_ERRNO_is_an_error()
     {
         var errors = SeccompCompiler.Validate(OneRule("SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", 4096));
@@ -273,6 +280,24 @@ public sealed class SeccompCompilerTests
         };
         Assert.Empty(SeccompCompiler.Validate(config));
         SeccompCompiler.Compile(config);
+    }
+
+    [Fact]
+    public void Conflicting_rules_with_the_same_arguments_are_an_error()
+    {
+        SeccompArg[] args = [new SeccompArg(0, 1, 0, "SCMP_CMP_EQ")];
+        var config = new SeccompConfig
+        {
+            DefaultAction = "SCMP_ACT_ALLOW",
+            Syscalls =
+            [
+                new SeccompSyscall { Names = ["getppid"], Action = "SCMP_ACT_ERRNO", ErrnoRet = 5, Args = args },
+                new SeccompSyscall { Names = ["getppid"], Action = "SCMP_ACT_ERRNO", ErrnoRet = 6, Args = args },
+            ],
+        };
+        var expected = "linux.seccomp: syscall \"getppid\" has two rules with the same arguments and different actions";
+        Assert.Equal([expected], SeccompCompiler.Validate(config));
+        Assert.Equal(expected, Assert.Throws<SeccompConfigException>(() => SeccompCompiler.Compile(config)).Message);
     }
 
     [Fact]

@@ -49,6 +49,14 @@ public sealed class SeccompKernelFixture : IDisposable
         return r.Stdout.Trim();
     }
 
+    /// <summary>Like <see cref="Syscall"/>, but through int $0x80 (the i386 ABI) from the 64-bit helper.</summary>
+    public Result Syscall32(ShimSeccomp? filter, int nr, params ulong[] args)
+    {
+        var argv = new List<string> { WriteProgram(filter), (filter?.Flags ?? 0).ToString(), "--syscall32", nr.ToString() };
+        argv.AddRange(args.Select(a => "0x" + a.ToString("x")));
+        return Run(Helper, argv);
+    }
+
     private string WriteProgram(ShimSeccomp? filter)
     {
         if (filter is null)

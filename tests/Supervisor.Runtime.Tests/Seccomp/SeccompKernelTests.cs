@@ -10,7 +10,7 @@ public sealed class SeccompKernelTests(SeccompKernelFixture k)
 {
     private const string Busybox = SeccompKernelFixture.Busybox;
     private const int EPERM = 1, ENOSYS = 38, EINVAL = 22;
-    private const ulong SIGCHLD = 17, CLONE_NEWUSER = 0x10000000;
+    private const ulong SIGCHLD = 17, CLONE_NEWUSER = 0x10000000, AfVsock = 40;
 
     private static readonly Lazy<Linux.Shim.ShimSeccomp> Default = new(() => SeccompCompiler.Compile(DefaultProfile.Create()));
 
@@ -204,6 +204,17 @@ public sealed class SeccompKernelTests(SeccompKernelFixture k)
     }
 
     [Fact]
+    public void Default_profile_runs_a_dynamically_linked_shell_pipeline()
+    {
+        // busybox is static; bash and the coreutils go through ld.so and the shared glibc.
+        var r = k.Exec(Default.Value, "/bin/bash", "-c",
+            "set -eo pipefail; ls -la / | /usr/bin/wc -l >/dev/null; x=$(/bin/cat /etc/hostname); " +
+            "(/bin/sleep 0.1 &); wait; /usr/bin/env true; echo \"ok $x\"");
+        Assert.True(r.ExitCode == 0, $"exit {r.ExitCode}: {r.Stderr}");
+        Assert.Equal($"ok {File.ReadAllText("/etc/hostname").Trim()}\n", r.Stdout);
+    }
+
+    [Fact]
     public void Default_profile_blocks_mount()
     {
         Assert.True(Environment.IsPrivilegedProcess, "mount needs root to show that seccomp, not the kernel, refuses it");
@@ -326,6 +337,46 @@ public sealed class SeccompKernelTests(SeccompKernelFixture k)
         // Numbers newer than libseccomp 2.5.4's table (the futex2 calls, 454+) must look absent, not refused.
         Assert.Equal(ENOSYS, ErrnoOf(k.Syscall(Default.Value, Nr("map_shadow_stack") + 1, 0, 0, 0)));
         Assert.Equal(EPERM, ErrnoOf(k.Syscall(Default.Value, Nr("acct"), 0)));
+    }
+
+    // The i386 entry point (int $0x80) is open to 64-bit processes on x86_64; seccomp sees it as
+    // AUDIT_ARCH_I386 with i386 numbers. These run only where that ABI exists, which is this x86_64 VM.
+    private static bool HasI386Entry => System.Runtime.InteropServices.RuntimeInformation.OSArchitecture
+        == System.Runtime.InteropServices.Architecture.X64;
+
+    private static int Nr32(string name)
+    {
+        var nr = SeccompFilter.ResolveSyscall(SeccompFilter.ResolveArch("x86"), name);
+        Assert.True(nr >= 0, $"{name} does not exist on i386");
+        return nr;
+    }
+
+    [Fact]
+    public void Default_profile_filters_the_i386_entry_point_too()
+    {
+        Assert.True(HasI386Entry, "this VM is x86_64");
+        Assert.Equal("ret=", k.Syscall32(null, Nr32("getpid")).Stdout[..4]);
+        Assert.Equal("ret=", k.Syscall32(Default.Value, Nr32("getpid")).Stdout[..4]);
+        Assert.Equal("errno=1\n", k.Syscall32(Default.Value, Nr32("keyctl"), 0, 0).Stdout);
+        Assert.Equal("errno=1\n", k.Syscall32(Default.Value, Nr32("unshare"), CLONE_NEWUSER).Stdout);
+        Assert.Equal("errno=1\n", k.Syscall32(Default.Value, Nr32("ptrace"), 0).Stdout);
+        Assert.Equal("errno=1\n", k.Syscall32(Default.Value, Nr32("mount"), 0, 0, 0, 0, 0).Stdout);
+        // libseccomp names i386 socket by its socketcall pseudo number and also filters the direct
+        // call the kernel has had since 4.3, i386 number 359.
+        Assert.Equal("errno=1\n", k.Syscall32(Default.Value, 359, AfVsock, 2, 0).Stdout);
+        Assert.Equal("ret=", k.Syscall32(Default.Value, 359, 2, 2, 0).Stdout[..4]);
+        Assert.Equal("errno=38\n", k.Syscall32(Default.Value, 1000).Stdout);
+    }
+
+    [Fact]
+    public void An_ABI_left_out_of_the_filter_is_killed_not_let_through()
+    {
+        Assert.True(HasI386Entry, "this VM is x86_64");
+        var nativeOnly = Deny("SCMP_ACT_ALLOW", new SeccompSyscall { Names = ["keyctl"], Action = "SCMP_ACT_ERRNO" });
+        Assert.Equal("errno=1", k.Syscall(nativeOnly, Nr("keyctl"), 0, 0));
+        var r = k.Syscall32(nativeOnly, Nr32("getpid"));
+        Assert.Equal(128 + 31, r.ExitCode);
+        Assert.Equal("", r.Stdout);
     }
 
     private string WriteDefault()

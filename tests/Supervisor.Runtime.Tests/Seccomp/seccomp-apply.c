@@ -5,6 +5,8 @@
  *
  *   seccomp-apply PROGRAM FLAGS -- COMMAND [ARG...]
  *   seccomp-apply PROGRAM FLAGS --syscall NR [ARG...]     prints "ret=N" or "errno=N"
+ *   seccomp-apply PROGRAM FLAGS --syscall32 NR [ARG...]   the same through int $0x80, the i386 ABI
+ *                                                         (x86_64 only; at most five arguments)
  *
  * PROGRAM is a file of struct sock_filter entries; "-" loads no filter (the control case).
  */
@@ -56,6 +58,25 @@ static int load(const char *path, unsigned long flags)
     return 0;
 }
 
+/* A 64-bit process may still enter the kernel through the i386 entry point; seccomp then sees
+ * AUDIT_ARCH_I386 and i386 syscall numbers, which is why a profile must cover that ABI too. */
+static long syscall32(long nr, const unsigned long a[6])
+{
+#if defined(__x86_64__)
+    long ret;
+    __asm__ volatile("int $0x80"
+                     : "=a"(ret)
+                     : "a"(nr), "b"(a[0]), "c"(a[1]), "d"(a[2]), "S"(a[3]), "D"(a[4])
+                     : "memory", "r8", "r9", "r10", "r11");
+    return ret;
+#else
+    (void)nr;
+    (void)a;
+    fprintf(stderr, "seccomp-apply: --syscall32 needs x86_64\n");
+    exit(125);
+#endif
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 5) {
@@ -70,7 +91,8 @@ int main(int argc, char **argv)
         perror("execv");
         return 126;
     }
-    if (strcmp(argv[3], "--syscall") != 0) {
+    int compat = strcmp(argv[3], "--syscall32") == 0;
+    if (!compat && strcmp(argv[3], "--syscall") != 0) {
         fprintf(stderr, "seccomp-apply: unknown mode %s\n", argv[3]);
         return 125;
     }
@@ -79,6 +101,15 @@ int main(int argc, char **argv)
     unsigned long a[6] = { 0 };
     for (int i = 0; i < 6 && 5 + i < argc; i++)
         a[i] = strtoul(argv[5 + i], NULL, 0);
+    if (compat) {
+        long r = syscall32(nr, a);
+        if (r < 0 && r >= -4095)
+            printf("errno=%ld\n", -r);
+        else
+            printf("ret=%ld\n", r);
+        fflush(stdout);
+        return 0;
+    }
     errno = 0;
     long ret = syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
     if (ret == 0 && nr == SYS_clone)
