@@ -54,4 +54,17 @@ public class OomWatchV2Tests
             count++;
         Assert.Equal(0, count);
     }
+
+    [Fact]
+    public void Open_WithoutMemoryEvents_NamesTheFile()
+    {
+        using var f = CgroupFixture.V2();
+        var m = f.Manager("/c1");
+        m.Create(new Resources());
+        var events = Path.Combine(m.Path("memory")!, "memory.events");
+        File.Delete(events);
+        var e = Assert.Throws<Supervisor.Linux.SyscallException>(() => OomNotifier.Open(m));
+        Assert.Equal(events, e.Path);
+        Assert.Equal(Supervisor.Linux.Errno.ENOENT, e.Errno);
+    }
 }
