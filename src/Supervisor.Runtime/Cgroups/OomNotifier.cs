@@ -94,6 +94,9 @@ public static class OomNotifier
 
         protected abstract void CloseSource();
 
+        /// <summary>Releases the wake-up descriptor when a derived constructor fails before the thread starts.</summary>
+        protected void AbortConstruction() => _wake.Dispose();
+
         private void Run()
         {
             Exception? error = null;
@@ -146,9 +149,19 @@ public static class OomNotifier
             }
             catch (Exception e) when (CgroupIo.ToErrno(e) is { } errno)
             {
+                AbortConstruction();
                 throw new CgroupException($"cgroup oom: open {control}: {SyscallException.Describe(errno)}", control, errno, e);
             }
-            _efd = EventFd.Create();
+            try
+            {
+                _efd = EventFd.Create();
+            }
+            catch
+            {
+                _oomControl.Dispose();
+                AbortConstruction();
+                throw;
+            }
             try
             {
                 // "<eventfd> <fd of memory.oom_control>": the kernel ties the eventfd to OOM notifications.
@@ -159,6 +172,7 @@ public static class OomNotifier
             {
                 _efd.Dispose();
                 _oomControl.Dispose();
+                AbortConstruction();
                 throw;
             }
             Start("oom-v1 " + dir);
@@ -193,15 +207,18 @@ public static class OomNotifier
         public V2Watch(string dir) : base(dir)
         {
             _events = Path.Combine(dir, "memory.events");
-            _inotify = Inotify.Create();
+            Inotify? inotify = null;
             try
             {
-                _inotify.AddWatch(_events, Inotify.IN_MODIFY | Inotify.IN_DELETE_SELF);
+                inotify = Inotify.Create();
+                inotify.AddWatch(_events, Inotify.IN_MODIFY | Inotify.IN_DELETE_SELF);
+                _inotify = inotify;
                 _lastKills = ReadKills() ?? 0;
             }
             catch
             {
-                _inotify.Dispose();
+                inotify?.Dispose();
+                AbortConstruction();
                 throw;
             }
             Start("oom-v2 " + dir);

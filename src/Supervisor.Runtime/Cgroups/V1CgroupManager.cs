@@ -143,7 +143,7 @@ internal sealed class V1CgroupManager : ICgroupManager
                 foreach (var prio in net.Priorities)
                     _io.Write(F("net_prio", "net_prio.ifpriomap"), $"{prio.Name} {prio.Priority}");
         }
-        if (r.Devices.Count > 0 && _paths.ContainsKey("devices"))
+        if (r.Devices.Count > 0 && _paths.ContainsKey("devices") && !DevicesAlreadyMatch(r.Devices))
         {
             // Start from nothing and apply the rules in order: the container gets exactly the devices the
             // rules allow, whatever the parent allowed.
@@ -151,6 +151,23 @@ internal sealed class V1CgroupManager : ICgroupManager
             foreach (var d in r.Devices)
                 _io.Write(F("devices", d.Allow ? "devices.allow" : "devices.deny"), d.ToCgroupString());
         }
+    }
+
+    /// <summary>
+    /// The reset above briefly denies every device, so a live update that does not change the rules must
+    /// not perform it. For the usual rule shape (deny all, then allows) the kernel's devices.list is exactly
+    /// the allow lines; when it already reads that way there is nothing to do.
+    /// </summary>
+    private bool DevicesAlreadyMatch(IReadOnlyList<DeviceRule> rules)
+    {
+        if (rules[0] is not { Allow: false, Type: 'a' } || rules.Skip(1).Any(d => !d.Allow || d.Type == 'a'))
+            return false;
+        var current = _io.ReadOptional(F("devices", "devices.list"));
+        if (current is null)
+            return false;
+        var have = current.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var want = rules.Skip(1).Select(d => d.ToCgroupString()).Distinct().ToArray();
+        return have.Length == want.Length && have.Order(StringComparer.Ordinal).SequenceEqual(want.Order(StringComparer.Ordinal));
     }
 
     private void WriteMemory(MemoryResources m)

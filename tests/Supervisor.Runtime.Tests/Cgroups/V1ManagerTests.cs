@@ -276,4 +276,24 @@ public class V1ManagerTests
         Assert.Contains(m.Path("pids")! + " (device or resource busy)", e.Message);
         Assert.False(Directory.Exists(m.Path("memory")!));
     }
+
+    [Fact]
+    public void Set_UnchangedDeviceRules_DoesNotResetThem()
+    {
+        using var f = CgroupFixture.V1();
+        var m = f.Manager("/c1");
+        IReadOnlyList<DeviceRule> rules = [new DeviceRule(false, 'a', null, null, "rwm"), new DeviceRule(true, 'c', 1, 3, "rwm"), new DeviceRule(true, 'c', 136, null, "rw")];
+        m.Create(new Resources { Devices = rules });
+        Assert.Equal(4, f.Io.Writes.Count(w => Path.GetFileName(w.Path).StartsWith("devices.")));
+        // What the kernel's devices.list reads after those writes.
+        File.WriteAllText(Path.Combine(m.Path("devices")!, "devices.list"), "c 1:3 rwm\nc 136:* rw\n");
+        f.Io.Writes.Clear();
+
+        m.Set(new Resources { Devices = rules, Pids = new PidsResources { Limit = 3 } });
+        Assert.DoesNotContain(f.Io.Writes, w => Path.GetFileName(w.Path).StartsWith("devices."));
+
+        m.Set(new Resources { Devices = [.. rules, new DeviceRule(true, 'c', 1, 5, "r")] });
+        Assert.Equal(["a", "a *:* rwm"], f.Io.WritesTo("devices.deny"));
+        Assert.Equal(["c 1:3 rwm", "c 136:* rw", "c 1:5 r"], f.Io.WritesTo("devices.allow"));
+    }
 }
