@@ -106,8 +106,7 @@ public sealed class Container
         int pid = 0;
         try
         {
-            var user = UserResolver.ResolveInRootfs(config.Rootfs, config.Process.User.Username,
-                config.Process.User.Uid, config.Process.User.Gid, config.Process.User.AdditionalGids);
+            var user = ResolveUser(config.Rootfs, config.Process.User);
             cgroups = CgroupManager.ForContainer(_factory.Layout, config.Cgroups.Path, Id);
             // Another container's processes in "our" cgroup would share its limits and be killed with it
             // (runc: "container's cgroup is not empty").
@@ -214,8 +213,7 @@ public sealed class Container
             throw new InvalidContainerStateException("cannot exec in a paused container");
         if (status is not (ContainerStatus.Running or ContainerStatus.Created))
             throw new InvalidContainerStateException($"cannot exec in a {status.ToOci()} container");
-        var user = UserResolver.ResolveInRootfs(st.Config.Rootfs, process.User.Username,
-            process.User.Uid, process.User.Gid, process.User.AdditionalGids);
+        var user = ResolveUser(st.Config.Rootfs, process.User);
         var namespaces = new List<(NamespaceType, string)>();
         foreach (var (name, path) in st.NamespacePaths)
         {
@@ -449,6 +447,17 @@ public sealed class Container
         {
         }
         _state = null;
+    }
+
+    /// <summary>
+    /// The process identity: a "user[:group]" name is looked up in the container's own /etc/passwd and
+    /// /etc/group; numeric ids are taken as "uid:gid", so the configured gid wins over the passwd one and
+    /// only additionalGids are added (the passwd lookup still supplies HOME).
+    /// </summary>
+    private static ExecUser ResolveUser(string rootfs, UserConfig user)
+    {
+        var spec = string.IsNullOrEmpty(user.Username) ? $"{user.Uid}:{user.Gid}" : user.Username;
+        return UserResolver.ResolveInRootfs(rootfs, spec, user.Uid, user.Gid, user.AdditionalGids);
     }
 
     /// <summary>

@@ -39,8 +39,14 @@ public sealed class RunLifecycleTests : IDisposable
     [RootFact]
     public void Run_reports_128_plus_signal_when_the_init_is_killed()
     {
-        using var b = new Bundle(_root.Path, args: ["/bin/sh", "-c", "kill -9 $$"]);
-        Assert.Equal(137, RunContainer(b, StateRoot.NewId("sig")).ExitCode);
+        // PID 1 of a pid namespace cannot be killed from inside it, so the signal comes from the host.
+        using var b = new Bundle(_root.Path, args: ["/bin/sleep", "300"]);
+        var id = StateRoot.NewId("sig");
+        var run = Task.Run(() => RunContainer(b, id));
+        WaitFor(() => Cli.Run(_root.Path, "state", id) is { ExitCode: 0 } s && s.Stdout.Contains("\"running\""));
+        Assert.Equal(0, Cli.Run(_root.Path, "kill", id, "9").ExitCode);
+        Assert.True(run.Wait(TimeSpan.FromSeconds(30)));
+        Assert.Equal(137, run.Result.ExitCode);
     }
 
     [RootFact]
