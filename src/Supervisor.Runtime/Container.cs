@@ -17,7 +17,7 @@ namespace Supervisor.Runtime;
 /// init process (pid plus start time, so a reused pid is never mistaken for it) and from state.json,
 /// never cached, because other processes (another CLI call, the daemon) act on the same container.
 /// </summary>
-public sealed class Container
+public sealed partial class Container
 {
     private const int SIGKILL = 9;
     private readonly ContainerFactory _factory;
@@ -104,6 +104,10 @@ public sealed class Container
         ShimSession? shim = null;
         ICgroupManager? cgroups = null;
         int pid = 0;
+        // The first serialization through a source-generated JSON context builds its metadata (a few ms
+        // in a NativeAOT process); doing that now on another core overlaps it with the container setup
+        // instead of adding it to the time before state.json is written.
+        ThreadPool.UnsafeQueueUserWorkItem(static _ => RuntimeJson.Warm(), null);
         try
         {
             var user = ResolveUser(config.Rootfs, config.Process.User);
@@ -148,9 +152,12 @@ public sealed class Container
             HookRunner.Run("createRuntime", config.Hooks.CreateRuntime, HookState(state, "creating"));
             shim.Go();
             shim.WaitReady();
-            Store.Write(state);
             _state = state;
-            if (!waitStart)
+            // A created container is recorded now; a run (create and start at once) is recorded once,
+            // after execve, as running: one atomic write less on the start-up path.
+            if (waitStart)
+                Store.Write(state);
+            else
                 StartWith(shim);
             return new ContainerProcess(shim, pid);
         }
@@ -361,7 +368,8 @@ public sealed class Container
         bool frozen = false;
         try
         {
-            if (Cgroups.Exists())
+            // An empty cgroup (the usual case once a pid-namespaced init has exited) has nothing to freeze.
+            if (Cgroups.Exists() && Cgroups.GetPids().Count > 0)
             {
                 Cgroups.Freeze(_factory.Options.FreezeTimeout);
                 frozen = true;

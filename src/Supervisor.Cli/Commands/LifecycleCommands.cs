@@ -94,6 +94,7 @@ internal static class LifecycleCommands
             var socket = parse.GetValue(consoleSocket);
             var (container, config) = Prepare(parse, bundle, noPivot, socket, detached);
             var process = container.Run(IoFrom(parse.GetValue(preserve)));
+            Timing.Mark("Run");
             WritePid(parse, pidFile, process.Pid);
             if (detached || socket is not null)
             {
@@ -116,6 +117,7 @@ internal static class LifecycleCommands
                 code = process.Wait();
             }
             bridge?.Dispose();
+            Timing.Mark("Wait");
             if (!parse.GetValue(keep))
             {
                 try
@@ -127,8 +129,10 @@ internal static class LifecycleCommands
                     ErrorLog.Write(parse, e);
                 }
             }
+            Timing.Mark("Delete");
             process.WaitShim();
             process.Dispose();
+            Timing.Mark("done");
             return code;
         }));
         return cmd;
@@ -138,8 +142,11 @@ internal static class LifecycleCommands
     {
         var id = parse.GetValue(CommandSet.IdArgument)!;
         var bundle = Path.GetFullPath(parse.GetValue(bundleOption) ?? Directory.GetCurrentDirectory());
+        Timing.Mark("parsed");
         var spec = SpecLoader.LoadBundle(bundle);
+        Timing.Mark("loaded");
         var config = SpecConverter.Convert(spec, bundle);
+        Timing.Mark("converted");
         if (parse.GetValue(noPivot))
             config = config with { NoPivotRoot = true };
         // The pty master has to go somewhere: to the --console-socket listener, or (foreground run) to
@@ -149,7 +156,9 @@ internal static class LifecycleCommands
         if (!config.Process.Terminal && consoleSocket is not null)
             throw new RuntimeException("cannot use console socket if supervisor will not allocate tty");
         var factory = CommandSet.Factory(parse);
-        return (factory.Create(id, bundle, config), config);
+        var c = factory.Create(id, bundle, config);
+        Timing.Mark("factory.Create");
+        return (c, config);
     }
 
     /// <summary>Sends the pty master to the console socket (runc's protocol) and closes our copy.</summary>

@@ -35,4 +35,17 @@ public static class RuntimeJson
     public static string SerializeStates(List<OciState> s) => JsonSerializer.Serialize(s, RuntimeJsonIndentedContext.Default.ListOciState);
 
     public static string SerializeStatesCompact(List<OciState> s) => JsonSerializer.Serialize(s, RuntimeJsonContext.Default.ListOciState);
+
+    /// <summary>Builds the serializer metadata of state.json ahead of its first real use.</summary>
+    internal static void Warm()
+    {
+        var sample = new StateFile
+        {
+            Id = "warm",
+            Bundle = "/",
+            Rootfs = "/",
+            Config = new ContainerConfig { Rootfs = "/", Process = new ProcessConfig() },
+        };
+        JsonSerializer.SerializeToUtf8Bytes(sample, RuntimeJsonContext.Default.StateFile);
+    }
 }
