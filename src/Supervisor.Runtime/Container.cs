@@ -152,6 +152,7 @@ public sealed partial class Container
             HookRunner.Run("createRuntime", config.Hooks.CreateRuntime, HookState(state, "creating"));
             shim.Go();
             shim.WaitReady();
+            RunContainerHooks("createContainer", config.Hooks.CreateContainer, state, "created");
             _state = state;
             // A created container is recorded now; a run (create and start at once) is recorded once,
             // after execve, as running: one atomic write less on the start-up path.
@@ -175,6 +176,17 @@ public sealed partial class Container
         var status = ComputeStatus(st);
         if (status != ContainerStatus.Created)
             throw new InvalidContainerStateException($"cannot start a container that is {status.ToOci()}");
+        try
+        {
+            RunContainerHooks("startContainer", st.Config.Hooks.StartContainer, st, "created");
+        }
+        catch (HookException)
+        {
+            // runtime-spec: a failed startContainer hook stops the container; the user process never runs.
+            _state = st;
+            KillAll();
+            throw;
+        }
         ShimControl.Start(StateDir, TimeSpan.FromSeconds(30));
         MarkStarted(st);
     }
@@ -184,6 +196,7 @@ public sealed partial class Container
 
     private void StartWith(ShimSession shim)
     {
+        RunContainerHooks("startContainer", Config.Hooks.StartContainer, _state!, "created");
         shim.Start();
         shim.WaitExeced();
         MarkStarted(_state!);
@@ -505,6 +518,20 @@ public sealed partial class Container
         foreach (var ns in config.Namespaces)
             paths[ns.Type.OciName()] = string.IsNullOrEmpty(ns.Path) ? $"/proc/{pid}/ns/{ns.Type.ProcFile()}" : ns.Path;
         return paths;
+    }
+
+    /// <summary>Hooks that run inside the container's namespaces (see <see cref="ContainerHookRunner"/>).</summary>
+    private void RunContainerHooks(string kind, IReadOnlyList<Hook> hooks, StateFile st, string status)
+    {
+        if (hooks.Count == 0)
+            return;
+        var namespaces = new List<(NamespaceType, string)>();
+        foreach (var (name, path) in st.NamespacePaths)
+        {
+            if (NamespaceTypes.TryParseOci(name, out var type))
+                namespaces.Add((type, path));
+        }
+        ContainerHookRunner.Run(kind, hooks, HookState(st, status), _factory.Options.ResolveShimPath(), namespaces);
     }
 
     private string HookState(StateFile st, string status)

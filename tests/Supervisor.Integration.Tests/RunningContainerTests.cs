@@ -85,6 +85,45 @@ public sealed class RunningContainerTests : IDisposable
     }
 
     [RootFact]
+    public void A_pty_exec_prints_through_the_console()
+    {
+        using var b = new Bundle(_root.Path, args: ["/bin/sleep", "300"]);
+        var id = StartDetached(b, "ptyexec");
+        // script(1) gives the CLI a terminal of its own, as a user's shell would.
+        var cmd = $"{Shell.Quote(TestPaths.Cli)} --root {_root.Path} exec -t {id} /bin/sh -c 'tty; stty size; echo via-pty; exit 4'";
+        var r = Shell.Run($"script -q -e -c {Shell.Quote("stty rows 33 cols 99; " + cmd)} /dev/null </dev/null");
+        Assert.Equal(4, r.ExitCode);
+        Assert.Matches(@"/dev/pts/\d+", r.Stdout);
+        Assert.Contains("33 99", r.Stdout);
+        Assert.Contains("via-pty", r.Stdout);
+    }
+
+    [RootFact]
+    public void A_terminal_container_hands_its_pty_to_the_console_socket()
+    {
+        using var b = new Bundle(_root.Path, edit: c => c["process"]!["terminal"] = true, args: ["/bin/sh", "-c", "tty > /tmp/tty; sleep 300"]);
+        var id = StateRoot.NewId("console");
+        var sock = Path.Combine(b.Dir, "console.sock");
+        using var listener = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+        listener.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint(sock));
+        listener.Listen(1);
+        var accepted = listener.AcceptAsync();
+        var create = Cli.Run(_root.Path, "create", "-b", b.Dir, "--console-socket", sock, id);
+        Assert.True(create.ExitCode == 0, create.ToString());
+        using var conn = accepted.Result;
+        // The pty master arrives as SCM_RIGHTS; holding it keeps the container's terminal open (closing
+        // the last master fd hangs the terminal up and the shell would get SIGHUP).
+        using var master = Supervisor.Linux.Terminal.Tty.ReceiveFromConsoleSocket(conn.SafeHandle);
+        Assert.False(master.IsInvalid);
+        Assert.Equal(0, Cli.Run(_root.Path, "start", id).ExitCode);
+        RunLifecycleTests.WaitFor(() => File.Exists(Path.Combine(b.RootfsPath, "tmp", "tty")) && File.ReadAllText(Path.Combine(b.RootfsPath, "tmp", "tty")).Length > 0);
+        Assert.StartsWith("/dev/pts/", File.ReadAllText(Path.Combine(b.RootfsPath, "tmp", "tty")));
+        var refused = Cli.Run(_root.Path, "run", "-d", "-b", b.Dir, StateRoot.NewId("noconsole"));
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("console socket", refused.Stderr);
+    }
+
+    [RootFact]
     public void Exec_into_a_paused_container_is_refused()
     {
         using var b = new Bundle(_root.Path, args: ["/bin/sleep", "300"]);
@@ -154,19 +193,36 @@ public sealed class RunningContainerTests : IDisposable
             ["path"] = "/bin/sh",
             ["args"] = new JsonArray("sh", "-c", $"echo {name} $(cat | tr -d '\\n') >> {log}"),
         };
-        using var b = new Bundle(_root.Path, edit: c => c["hooks"] = new JsonObject
+        // createContainer and startContainer run inside the container: they write into its /tmp, which
+        // is the bundle's rootfs/tmp on the host, and see the container's hostname.
+        JsonObject Inside(string name) => new()
         {
-            ["prestart"] = new JsonArray(Hook("prestart")),
-            ["createRuntime"] = new JsonArray(Hook("createRuntime")),
-            ["poststart"] = new JsonArray(Hook("poststart")),
-            ["poststop"] = new JsonArray(Hook("poststop")),
-        }, args: ["/bin/true"]);
+            ["path"] = "/bin/sh",
+            ["args"] = new JsonArray("sh", "-c", $"echo {name} $(hostname) $(cat | tr -d '\\n') >> /tmp/hooks.log"),
+        };
+        using var b = new Bundle(_root.Path, edit: c =>
+        {
+            c["hostname"] = "hooked";
+            c["hooks"] = new JsonObject
+            {
+                ["prestart"] = new JsonArray(Hook("prestart")),
+                ["createRuntime"] = new JsonArray(Hook("createRuntime")),
+                ["createContainer"] = new JsonArray(Inside("createContainer")),
+                ["startContainer"] = new JsonArray(Inside("startContainer")),
+                ["poststart"] = new JsonArray(Hook("poststart")),
+                ["poststop"] = new JsonArray(Hook("poststop")),
+            };
+        }, args: ["/bin/sh", "-c", "echo process $(hostname) >> /tmp/hooks.log"]);
         var id = StateRoot.NewId("hooks");
         var r = Cli.Run(_root.Path, "run", "-b", b.Dir, id);
         Assert.True(r.ExitCode == 0, r.ToString());
         var lines = File.ReadAllLines(log);
         File.Delete(log);
         Assert.Equal(["prestart", "createRuntime", "poststart", "poststop"], lines.Select(l => l.Split(' ')[0]));
+        var inside = File.ReadAllLines(Path.Combine(b.RootfsPath, "tmp", "hooks.log"));
+        Assert.Equal(["createContainer hooked", "startContainer hooked", "process hooked"],
+            inside.Select(l => string.Join(' ', l.Split(' ').Take(2))));
+        Assert.Equal(id, (string?)JsonNode.Parse(inside[1][(inside[1].IndexOf('{'))..])!["id"]);
         var state = JsonNode.Parse(lines[0][(lines[0].IndexOf(' ') + 1)..])!;
         Assert.Equal(id, (string?)state["id"]);
         Assert.Equal(b.Dir, (string?)state["bundle"]);

@@ -116,6 +116,34 @@ public static partial class Tty
         }
     }
 
+    /// <summary>
+    /// The receiving side of --console-socket (what runc's recvtty does): reads the one message on an
+    /// accepted connection and returns the pty master that came with it as SCM_RIGHTS.
+    /// </summary>
+    public static unsafe Microsoft.Win32.SafeHandles.SafeFileHandle ReceiveFromConsoleSocket(SafeHandle connection)
+    {
+        const int MSG_CMSG_CLOEXEC = 0x40000000;
+        byte* data = stackalloc byte[256];
+        byte* control = stackalloc byte[64];
+        var iov = new IoVec { Base = data, Length = 256 };
+        var msg = new MsgHdr { Iov = &iov, IovLen = 1, Control = control, ControlLen = 64 };
+        bool added = false;
+        connection.DangerousAddRef(ref added);
+        try
+        {
+            if (recvmsg((int)connection.DangerousGetHandle(), &msg, MSG_CMSG_CLOEXEC) < 0)
+                throw new SyscallException("recvmsg", "console socket", (Errno)Marshal.GetLastPInvokeError());
+        }
+        finally
+        {
+            if (added)
+                connection.DangerousRelease();
+        }
+        if (msg.ControlLen < 20 || *(int*)(control + 8) != SOL_SOCKET || *(int*)(control + 12) != SCM_RIGHTS)
+            throw new SyscallException("recvmsg", "console socket: no file descriptor received", Errno.EBADF);
+        return new Microsoft.Win32.SafeHandles.SafeFileHandle(*(int*)(control + 16), ownsHandle: true);
+    }
+
     /// <summary>sizeof(struct termios) on glibc/Linux is 60; a bigger buffer is harmless.</summary>
     private const int TermiosSize = 64;
 
@@ -175,6 +203,9 @@ public static partial class Tty
 
     [LibraryImport("libc", SetLastError = true)]
     private static unsafe partial nint sendmsg(int fd, MsgHdr* msg, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static unsafe partial nint recvmsg(int fd, MsgHdr* msg, int flags);
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int close(int fd);
