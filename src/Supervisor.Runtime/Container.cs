@@ -352,6 +352,7 @@ public sealed partial class Container
         KillAll();
         if (st is not null)
             WaitGone(st.InitPid, st.InitStartTime, TimeSpan.FromSeconds(10));
+        WaitCgroupEmpty(TimeSpan.FromSeconds(10));
         Cgroups.Destroy();
         if (st is not null)
         {
@@ -428,6 +429,22 @@ public sealed partial class Container
         }
         catch (SyscallException e) when (e.Errno == Errno.ESRCH)
         {
+        }
+    }
+
+    /// <summary>
+    /// Killed tasks leave the cgroup only once the kernel has torn them down, which on a busy machine can
+    /// take longer than rmdir's own retries; a cgroup with tasks cannot be removed (EBUSY).
+    /// </summary>
+    private void WaitCgroupEmpty(TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        IReadOnlyList<int> left;
+        while ((left = SafePids()).Count > 0 && DateTime.UtcNow < deadline)
+        {
+            foreach (var p in left)
+                TryKill(p, SIGKILL);
+            Thread.Sleep(10);
         }
     }
 
