@@ -4,6 +4,9 @@ using System.Text.Encodings.Web;
 using Supervisor.Linux;
 using Supervisor.Linux.Shim;
 using Supervisor.Runtime;
+using Supervisor.Runtime.Cgroups;
+using Supervisor.Runtime.Seccomp;
+using Supervisor.Runtime.Validation;
 
 namespace Supervisor.Cli;
 
@@ -41,11 +44,17 @@ internal static class ErrorLog
         Console.Error.WriteLine(line);
     }
 
+    /// <summary>
+    /// The runtime's own exceptions carry messages written for users; anything else is a bug or an
+    /// unexpected environment, so its type is kept in the line to make reports useful.
+    /// </summary>
     public static string Message(Exception e) => e switch
     {
-        RuntimeException or ShimException or SyscallException => e.Message,
-        UnauthorizedAccessException => e.Message,
-        IOException => e.Message,
-        _ => $"{e.GetType().Name}: {e.Message}",
+        RuntimeException or ShimException or SyscallException or ConfigException or InvalidIdException
+            or CgroupException or SeccompConfigException or FormatException or IOException
+            or UnauthorizedAccessException => OneLine(e.Message),
+        _ => OneLine($"{e.GetType().Name}: {e.Message}"),
     };
+
+    private static string OneLine(string s) => s.ReplaceLineEndings(" ");
 }

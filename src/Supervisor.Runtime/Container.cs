@@ -124,7 +124,7 @@ public sealed partial class Container
             _cgroups = cgroups;
 
             var request = RequestBuilder.ForInit(config, user, Bundle, StateDir,
-                CgroupMountSources.For(_factory.Layout, cgroups), waitStart: true, io.PreserveFds);
+                CgroupMountSources.For(_factory.Layout, cgroups), waitStart: true, io.PreserveFds, CompileSeccomp);
             shim = ShimSession.Spawn(_factory.Options.ResolveShimPath(), request,
                 new ShimStdio(io.Stdin, io.Stdout, io.Stderr));
             pid = shim.WaitChild();
@@ -227,7 +227,7 @@ public sealed partial class Container
             if (NamespaceTypes.TryParseOci(name, out var type))
                 namespaces.Add((type, path));
         }
-        var request = RequestBuilder.ForExec(process, user, namespaces, io.PreserveFds);
+        var request = RequestBuilder.ForExec(process, user, namespaces, st.Config.Seccomp, io.PreserveFds, CompileSeccomp);
         var shim = ShimSession.Spawn(_factory.Options.ResolveShimPath(), request, new ShimStdio(io.Stdin, io.Stdout, io.Stderr));
         int pid = 0;
         try
@@ -456,6 +456,9 @@ public sealed partial class Container
         }
         _state = null;
     }
+
+    private ShimSeccomp CompileSeccomp(SeccompConfig config) =>
+        Supervisor.Runtime.Seccomp.SeccompCache.GetOrCompile(config, Path.Combine(Store.Root, "seccomp:cache"));
 
     /// <summary>
     /// The process identity: a "user[:group]" name is looked up in the container's own /etc/passwd and

@@ -44,8 +44,9 @@ internal static class CommandSet
         {
             return body();
         }
-        catch (Exception e) when (e is RuntimeException or ShimException or SyscallException or IOException or UnauthorizedAccessException)
+        catch (Exception e)
         {
+            // Every failure, expected or not, reaches the user as one line and exit code 1.
             ErrorLog.Write(parse, e);
             return 1;
         }

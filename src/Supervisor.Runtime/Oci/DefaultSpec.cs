@@ -1,3 +1,5 @@
+using Supervisor.Runtime.Configs;
+
 namespace Supervisor.Runtime.Oci;
 
 /// <summary>
@@ -86,7 +88,29 @@ public static class DefaultSpec
                     "/sys/devices/virtual/powercap",
                 ],
                 ReadonlyPaths = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
+                // The default profile (docs/seccomp.md): what Docker's default profile denies for a
+                // container without extra capabilities.
+                Seccomp = ToOci(Seccomp.DefaultProfile.Create()),
             },
         };
     }
+
+    /// <summary>The internal seccomp model written back in config.json's linux.seccomp shape.</summary>
+    public static OciSeccomp ToOci(SeccompConfig c) => new()
+    {
+        DefaultAction = c.DefaultAction,
+        DefaultErrnoRet = c.DefaultErrnoRet,
+        Architectures = c.Architectures.Count > 0 ? [.. c.Architectures] : null,
+        Flags = c.Flags.Count > 0 ? [.. c.Flags] : null,
+        Syscalls =
+        [
+            .. c.Syscalls.Select(sc => new OciSyscall
+            {
+                Names = [.. sc.Names],
+                Action = sc.Action,
+                ErrnoRet = sc.ErrnoRet,
+                Args = sc.Args.Count > 0 ? [.. sc.Args.Select(a => new OciSyscallArg { Index = a.Index, Value = a.Value, ValueTwo = a.ValueTwo, Op = a.Op })] : null,
+            }),
+        ],
+    };
 }

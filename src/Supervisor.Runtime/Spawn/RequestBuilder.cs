@@ -3,6 +3,7 @@ using Supervisor.Runtime.Capabilities;
 using Supervisor.Runtime.Configs;
 using Supervisor.Runtime.Rlimits;
 using Supervisor.Runtime.Rootfs;
+using Supervisor.Runtime.Seccomp;
 using Supervisor.Runtime.Users;
 
 namespace Supervisor.Runtime.Spawn;
@@ -23,7 +24,8 @@ public static class RequestBuilder
         string stateDir,
         IReadOnlyList<CgroupMountSource> cgroupSources,
         bool waitStart,
-        uint preserveFds)
+        uint preserveFds,
+        Func<SeccompConfig, ShimSeccomp>? compileSeccomp = null)
     {
         var r = new ShimRequest
         {
@@ -70,6 +72,8 @@ public static class RequestBuilder
 
         r.Flags = flags | ProcessFlags(config.Process);
         FillProcess(r, config.Process, user);
+        if (config.Seccomp is { } seccomp)
+            r.Seccomp = (compileSeccomp ?? SeccompCompiler.Compile)(seccomp);
         return r;
     }
 
@@ -78,7 +82,9 @@ public static class RequestBuilder
         ProcessConfig process,
         ExecUser user,
         IReadOnlyList<(NamespaceType Type, string Path)> namespaces,
-        uint preserveFds)
+        SeccompConfig? seccomp,
+        uint preserveFds,
+        Func<SeccompConfig, ShimSeccomp>? compileSeccomp = null)
     {
         var r = new ShimRequest { Mode = ShimMode.Exec, PreserveFds = preserveFds };
         foreach (var type in NamespaceTypes.JoinOrder)
@@ -91,6 +97,9 @@ public static class RequestBuilder
         }
         r.Flags = ProcessFlags(process);
         FillProcess(r, process, user);
+        // An exec'd process gets the container's filter too: it runs in the same sandbox as the init.
+        if (seccomp is not null)
+            r.Seccomp = (compileSeccomp ?? SeccompCompiler.Compile)(seccomp);
         return r;
     }
 

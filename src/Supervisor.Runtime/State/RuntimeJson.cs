@@ -17,6 +17,7 @@ namespace Supervisor.Runtime.State;
 [JsonSerializable(typeof(OciState))]
 [JsonSerializable(typeof(List<OciState>))]
 [JsonSerializable(typeof(ContainerConfig))]
+[JsonSerializable(typeof(SeccompConfig))]
 internal sealed partial class RuntimeJsonContext : JsonSerializerContext;
 
 /// <summary>Indented variants for what users read.</summary>

@@ -40,7 +40,12 @@ public sealed class DefaultSpecTests : IDisposable
         Assert.Contains("/proc/interrupts", linux.GetProperty("maskedPaths").EnumerateArray().Select(e => e.GetString()));
         // Nulls are left out rather than written as null.
         Assert.False(root.TryGetProperty("hooks", out _));
-        Assert.False(linux.TryGetProperty("seccomp", out _));
+        // The default seccomp profile is written out in full, as an allowlist with EPERM for the rest.
+        var seccomp = linux.GetProperty("seccomp");
+        Assert.Equal("SCMP_ACT_ERRNO", seccomp.GetProperty("defaultAction").GetString());
+        Assert.Contains(seccomp.GetProperty("syscalls").EnumerateArray(),
+            s => s.GetProperty("action").GetString() == "SCMP_ACT_ALLOW"
+                 && s.GetProperty("names").EnumerateArray().Any(n => n.GetString() == "read"));
         Assert.DoesNotContain("null", json);
         Assert.Contains("\n  ", json); // indented for people to edit
     }
