@@ -77,25 +77,18 @@ public sealed class HostSnapshot
     private static string HashFile(string path) =>
         File.Exists(path) ? Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(path))) : "absent";
 
-    /// <summary>Every entry under <paramref name="dir"/>: path, type, mode, and content hash for files.</summary>
+    /// <summary>Every entry under <paramref name="dir"/>: path, type, mode and link target, then the content
+    /// hash of every regular file. find never follows symlinks (an escape may plant /proc links) and
+    /// never opens device nodes or fifos.</summary>
     public static string Tree(string dir)
     {
         if (!Directory.Exists(dir))
             return "absent";
-        var lines = new List<string>();
-        foreach (var e in new DirectoryInfo(dir).EnumerateFileSystemInfos("*", new EnumerationOptions
-                 { RecurseSubdirectories = true, AttributesToSkip = 0, IgnoreInaccessible = false }))
-        {
-            var rel = Path.GetRelativePath(dir, e.FullName);
-            if (e.LinkTarget is { } link)
-                lines.Add($"{rel} -> {link}");
-            else if (e is FileInfo fi)
-                lines.Add($"{rel} file {fi.UnixFileMode} {HashFile(fi.FullName)}");
-            else
-                lines.Add($"{rel} dir {e.UnixFileMode}");
-        }
-        lines.Sort(StringComparer.Ordinal);
-        return string.Join('\n', lines);
+        var q = Shell.Quote(dir);
+        var r = Shell.Run($"cd {q} && find . -printf '%P %y %m %l\\n' | LC_ALL=C sort && find . -type f -print0 | LC_ALL=C sort -z | xargs -0r sha256sum");
+        if (r.ExitCode != 0)
+            throw new InvalidOperationException("listing " + dir + " failed: " + r);
+        return r.Stdout;
     }
 }
 
