@@ -315,6 +315,36 @@ static void create_file_in_root(int rootfd, const char *path, int step)
     close(d);
 }
 
+/* CVE-2019-16884: whatever ends up mounted at the container's /proc (or /sys) must be procfs (sysfs),
+ * whatever the mount's type says: a plain directory bound there looks like /proc to every later write
+ * (masks, sysctls, labels) and to the container, while holding host files. The destination string is not
+ * compared ("/x/../proc", "//proc/" all land there); instead, after each mount, /proc and /sys are resolved
+ * again and, if they now name the mount just made (same device and inode as its root), its filesystem
+ * is checked. Bind mounts of the real procfs or sysfs (rootless /sys) pass. */
+static void check_proc_sys_target(int rootfd, int top, const char *dest)
+{
+    static const struct {
+        const char *path;
+        long magic;
+    } special[] = { { "/proc", PROC_SUPER_MAGIC }, { "/sys", SYSFS_MAGIC } };
+    struct stat mst;
+    if (fstat(top, &mst) < 0)
+        shim_fail(SHIM_STEP_MOUNT, errno, dest);
+    for (size_t i = 0; i < sizeof special / sizeof special[0]; i++) {
+        int fd = shim_open_in_root(rootfd, special[i].path, O_PATH | O_DIRECTORY, RESOLVE_NO_SYMLINKS);
+        if (fd < 0)
+            continue; /* not there (yet), or a symlink: the proc/sysfs mount itself refuses that */
+        struct stat st;
+        int same = fstat(fd, &st) == 0 && st.st_dev == mst.st_dev && st.st_ino == mst.st_ino;
+        int ok = !same || is_magic(fd, special[i].magic);
+        close(fd);
+        if (!ok)
+            shim_fail2(SHIM_STEP_MOUNT, EXDEV, dest, special[i].magic == PROC_SUPER_MAGIC
+                                                        ? ": only procfs may be mounted at /proc"
+                                                        : ": only sysfs may be mounted at /sys");
+    }
+}
+
 static void do_mount(int rootfd, const struct shim_op *op)
 {
     const struct shim_mount *m = &op->u.mount.hdr;
@@ -368,6 +398,7 @@ static void do_mount(int rootfd, const struct shim_op *op)
         shim_fail(SHIM_STEP_MOUNT, errno, dest);
     if ((is_proc && !is_magic(top, PROC_SUPER_MAGIC)) || (is_sys && !is_magic(top, SYSFS_MAGIC)))
         shim_fail(SHIM_STEP_MOUNT, EXDEV, dest);
+    check_proc_sys_target(rootfd, top, dest);
     shim_fd_path(top, dpath);
 
     /* A bind ignores every flag but MS_REC; ro, nosuid etc. take a second, remounting call. */
