@@ -59,6 +59,16 @@ public static unsafe class Syscalls
         return new SafeFileHandle(fd, ownsHandle: true);
     }
 
+    /// <summary>
+    /// Makes the calling process a child subreaper (prctl PR_SET_CHILD_SUBREAPER): orphans among its
+    /// descendants are re-parented to it rather than to PID 1, which on some hosts never reaps them.
+    /// </summary>
+    public static void SetChildSubreaper()
+    {
+        if (LibcProcess.Prctl(LibcProcess.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+            throw new SyscallException("prctl", "PR_SET_CHILD_SUBREAPER", LastErrno());
+    }
+
     /// <summary>Field 22 (starttime, clock ticks since boot) of /proc/&lt;pid&gt;/stat. Together with the
     /// pid it identifies a process across pid reuse. The comm field may hold spaces and parentheses,
     /// so parsing starts after the last ')'.</summary>

@@ -41,6 +41,17 @@ public sealed record RestartRecord
     /// <summary>When the current run started.</summary>
     public DateTimeOffset? StartedAt { get; init; }
 
+    /// <summary>Pid of the init whose exit was handled last, so that an exit seen twice (an exit event and a
+    /// re-read of the state after an actor restart) is acted on once (moby#46212).</summary>
+    public int? LastExitPid { get; init; }
+
+    /// <summary>A restart was decided but has not happened yet (the delay was running when the actor or the daemon stopped).</summary>
+    public bool RestartPending { get; init; }
+
+    /// <summary>The container's restart policy in Docker notation, so a daemon restart finds it for a container
+    /// created through the protocol rather than listed in the configuration.</summary>
+    public string? Policy { get; init; }
+
     /// <summary>Times of recent automatic restarts, for the sliding restart-storm window.</summary>
     public IReadOnlyList<DateTimeOffset> RecentRestarts { get; init; } = [];
 }
