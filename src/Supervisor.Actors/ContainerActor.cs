@@ -239,14 +239,14 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers, IWithUnb
         }
         if (string.IsNullOrEmpty(_spec.Bundle))
             _spec = _spec with { Bundle = snap.Bundle };
+        // Events go out after the watch is in place, so whoever reacts to one finds the actor ready.
+        if (snap.Status != ContainerStatus.Stopped)
+            Watch(snap);
         Context.System.EventStream.Publish(new ContainerAdopted(Id, snap.Status, snap.Status == ContainerStatus.Stopped ? 0 : snap.InitPid));
         _log.Info("container {ContainerId}: adopted ({Status}, pid {Pid}, {RestartCount} restarts so far)",
             Id, snap.Status.ToOci(), snap.InitPid, _record.RestartCount);
         if (snap.Status != ContainerStatus.Stopped)
-        {
-            Watch(snap);
             return;
-        }
         var exit = snap.Exit ?? ExitReport.Unknown(snap.InitPid, Now);
         if (!AlreadyHandled(exit))
         {
@@ -382,9 +382,9 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers, IWithUnb
         }
         var now = Now;
         Persist((manual ? RestartTracker.OnManualStart(_record, now) : RestartTracker.OnRestarted(_record, now)) with { RestartPending = false });
+        Watch(snap);
         Context.System.EventStream.Publish(new ContainerStarted(Id, snap.InitPid, _record.RestartCount));
         _log.Info("container {ContainerId}: started, pid {Pid} (restart {RestartCount})", Id, snap.InitPid, _record.RestartCount);
-        Watch(snap);
     }
 
     private void OnCreate(CreateContainer c)
@@ -396,8 +396,8 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers, IWithUnb
         _spec = _spec with { Bundle = c.Bundle };
         var snap = _runtime.Create(Id, c.Bundle);
         Persist(RestartRecord.Empty);
-        Context.System.EventStream.Publish(new ContainerCreated(Id, snap.InitPid));
         Watch(snap);
+        Context.System.EventStream.Publish(new ContainerCreated(Id, snap.InitPid));
         Sender.Tell(new CommandSucceeded(Id, "create"));
     }
 
@@ -410,8 +410,8 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers, IWithUnb
             case ContainerStatus.Created:
                 snap = _runtime.Start(Id);
                 Persist(RestartTracker.OnManualStart(_record, Now) with { RestartPending = false });
-                Context.System.EventStream.Publish(new ContainerStarted(Id, snap.InitPid, 0));
                 Watch(snap);
+                Context.System.EventStream.Publish(new ContainerStarted(Id, snap.InitPid, 0));
                 break;
             case ContainerStatus.Stopped:
                 StartFresh(manual: true);
