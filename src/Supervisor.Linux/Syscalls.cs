@@ -59,6 +59,16 @@ public static unsafe class Syscalls
         return new SafeFileHandle(fd, ownsHandle: true);
     }
 
+    /// <summary>Replaces the calling process with <paramref name="path"/> (execv); returns only by throwing.</summary>
+    public static void Exec(string path, IReadOnlyList<string> argv)
+    {
+        var args = new string?[argv.Count + 1];
+        for (int i = 0; i < argv.Count; i++)
+            args[i] = argv[i];
+        LibcProcess.Execv(path, args);
+        throw new SyscallException("execv", path, LastErrno());
+    }
+
     /// <summary>
     /// Makes the calling process a child subreaper (prctl PR_SET_CHILD_SUBREAPER): orphans among its
     /// descendants are re-parented to it rather than to PID 1, which on some hosts never reaps them.

@@ -17,6 +17,10 @@ internal static unsafe partial class LibcProcess
     [LibraryImport("libc", EntryPoint = "pidfd_open", SetLastError = true)]
     public static partial int PidfdOpen(int pid, uint flags);
 
+    /// <summary>execv(3): argv is NULL-terminated.</summary>
+    [LibraryImport("libc", EntryPoint = "execv", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Execv(string path, string?[] argv);
+
     public const int PR_SET_CHILD_SUBREAPER = 36;
 
     [LibraryImport("libc", EntryPoint = "prctl", SetLastError = true)]
