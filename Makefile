@@ -4,6 +4,7 @@
 #   make build   the shim, the `supervisor` CLI (NativeAOT) and `supervisor-daemon` in artifacts/bin/
 #   make test    deps + build + every test project (unit and root integration)
 #   make demo    the daemon with config/demo.conf (DURATION=30 stops it after 30 s)
+#   make demo-runtime  the CLI-only tour of the runtime (scripts/demo.sh)
 #   make bench   side-by-side benchmarks against runc (bench/README.md)
 
 SHELL := /bin/bash
@@ -17,7 +18,7 @@ DOTNET ?= dotnet
 RESULTS := $(ARTIFACTS)/test-results
 APT_PACKAGES := busybox-static libseccomp-dev libseccomp2 jq cmake gcc libc6-dev runc iproute2 openssl
 
-.PHONY: all deps native build rootfs test unit-test integration-test demo bench clean
+.PHONY: all deps native build rootfs test unit-test integration-test demo demo-runtime bench clean
 
 all: build
 
@@ -61,6 +62,9 @@ test: deps build rootfs
 	done; exit $$status
 
 demo: build rootfs
+	@scripts/demo-daemon.sh $(DURATION)
+
+demo-runtime: build rootfs
 	@scripts/demo.sh $(DURATION)
 
 bench: build rootfs
