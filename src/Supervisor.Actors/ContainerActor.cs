@@ -314,7 +314,8 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers, IWithUnb
         HandleExit(m.Report);
     }
 
-    private void HandleExit(ExitReport exit)
+    /// <param name="dedupe">False for a failed start, which has no init whose exit could be seen twice.</param>
+    private void HandleExit(ExitReport exit, bool dedupe = true)
     {
         _exitWatch?.Dispose();
         _exitWatch = null;
@@ -322,7 +323,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers, IWithUnb
         Timers.Cancel("stop-kill");
         StopChildren();
         var oom = exit.OomKilled || _oomThisRun;
-        if (AlreadyHandled(exit))
+        if (dedupe && AlreadyHandled(exit))
             return;
         Context.System.EventStream.Publish(new ContainerExited(Id, exit.Pid, exit.ExitCode, exit.Signal, oom, exit.FinishedAt));
         _log.Info("container {ContainerId}: init {Pid} exited with {ExitCode} (signal {Signal}, oom {OomKilled})",
@@ -377,7 +378,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers, IWithUnb
             // A start that fails is an immediate failed run, so the backoff, on-failure's limit and the
             // storm window all bound how often it is tried again.
             _record = manual ? RestartTracker.OnManualStart(_record, Now) : RestartTracker.OnRestarted(_record, Now);
-            HandleExit(new ExitReport(0, 255, 0, false, Now) with { Pid = -(_record.RestartCount + 1) });
+            HandleExit(new ExitReport(0, 255, 0, false, Now), dedupe: false);
             return;
         }
         var now = Now;

@@ -232,6 +232,27 @@ public class ContainerActorSpecs(ITestOutputHelper output) : SupervisorSpecBase(
     }
 
     [Fact]
+    public async Task A_configured_container_that_cannot_start_is_retried_with_backoff_within_its_limit()
+    {
+        Runtime.BadBundles.Add("/bundles/web");
+        StartSupervisor(Settings(Web));
+        var failed = await NextEvent<ContainerStartFailed>();
+        Assert.Contains("config.json", failed.Error);
+        Assert.Equal(255, (await NextEvent<ContainerExited>()).ExitCode);
+        Assert.Equal(TimeSpan.FromMilliseconds(100), (await NextEvent<ContainerRestarting>()).Delay);
+        Clock.Advance(TimeSpan.FromMilliseconds(100));
+        await NextEvent<ContainerStartFailed>();
+        Assert.Equal(TimeSpan.FromMilliseconds(200), (await NextEvent<ContainerRestarting>()).Delay);
+        Clock.Advance(TimeSpan.FromMilliseconds(200));
+        await NextEvent<ContainerStartFailed>();
+        Assert.Equal(TimeSpan.FromMilliseconds(400), (await NextEvent<ContainerRestarting>()).Delay);
+        Clock.Advance(TimeSpan.FromMilliseconds(400));
+        await NextEvent<ContainerStartFailed>();
+        Assert.Contains("exhausted", (await NextEvent<ContainerNotRestarted>()).Reason);
+        Assert.Equal(4, Runtime.Count("run"));
+    }
+
+    [Fact]
     public async Task Stats_are_sampled_on_the_interval_kept_in_a_ring_and_stop_while_paused()
     {
         var sup = StartSupervisor(Settings(Web + "\nsupervisor.stats { interval = 5s, history = 2 }"));

@@ -255,6 +255,10 @@ public sealed class LinuxContainerRuntime : IContainerRuntime
         private readonly LinuxContainerRuntime _runtime;
         private readonly ContainerSnapshot _snapshot;
         private readonly Action<ExitReport> _onExit;
+        // The eventfd is closed by the watch thread when it ends; the gate keeps Dispose from signalling a
+        // closed descriptor whose number may already belong to another file.
+        private readonly object _gate = new();
+        private bool _closed;
         private int _disposed;
 
         public ExitWatch(LinuxContainerRuntime runtime, ContainerSnapshot snapshot, Action<ExitReport> onExit)
@@ -296,7 +300,11 @@ public sealed class LinuxContainerRuntime : IContainerRuntime
             }
             finally
             {
-                _wake.Dispose();
+                lock (_gate)
+                {
+                    _closed = true;
+                    _wake.Dispose();
+                }
             }
         }
 
@@ -333,12 +341,10 @@ public sealed class LinuxContainerRuntime : IContainerRuntime
         {
             if (Interlocked.Exchange(ref _disposed, 1) != 0)
                 return;
-            try
+            lock (_gate)
             {
-                _wake.Signal();
-            }
-            catch (ObjectDisposedException)
-            {
+                if (!_closed)
+                    _wake.Signal();
             }
         }
     }
