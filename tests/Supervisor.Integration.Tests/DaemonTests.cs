@@ -14,6 +14,7 @@ public sealed class DaemonTests : IDisposable
     private readonly StateRoot _root = new();
     private readonly List<Bundle> _bundles = [];
     private readonly List<Process> _daemons = [];
+    private readonly System.Text.StringBuilder _log = new();
 
     public void Dispose()
     {
@@ -48,8 +49,8 @@ public sealed class DaemonTests : IDisposable
         psi.ArgumentList.Add("--root");
         psi.ArgumentList.Add(_root.Path);
         var p = Process.Start(psi)!;
-        p.OutputDataReceived += (_, _) => { };
-        p.ErrorDataReceived += (_, _) => { };
+        p.OutputDataReceived += (_, e) => { lock (_log) _log.AppendLine(e.Data); };
+        p.ErrorDataReceived += (_, e) => { lock (_log) _log.AppendLine(e.Data); };
         p.BeginOutputReadLine();
         p.BeginErrorReadLine();
         _daemons.Add(p);
@@ -71,14 +72,17 @@ public sealed class DaemonTests : IDisposable
         return File.Exists(path) ? JsonNode.Parse(File.ReadAllText(path))!["restartCount"]?.GetValue<int>() ?? 0 : -1;
     }
 
-    private static T WaitFor<T>(Func<T> probe, Func<T, bool> done, string what)
+    private T WaitFor<T>(Func<T> probe, Func<T, bool> done, string what)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         T last = probe();
         while (!done(last))
         {
             if (DateTime.UtcNow > deadline)
-                throw new TimeoutException($"timed out waiting for {what}; last seen: {last}");
+            {
+                lock (_log)
+                    throw new TimeoutException($"timed out waiting for {what}; last seen: {last}\ndaemon output:\n{_log}");
+            }
             Thread.Sleep(100);
             last = probe();
         }
@@ -121,9 +125,10 @@ public sealed class DaemonTests : IDisposable
         daemon.WaitForExit();
         Assert.Equal(("running", second.Pid), (State("svc").Status, State("svc").Pid));
 
-        // While no daemon runs, the service's init is killed: the shim records 137.
+        // While no daemon runs, the service's init is killed: the shim records 137 (exit.json is written just
+        // after the init is reaped, so a state read in between shows stopped without a code yet).
         Shell.Run($"kill -9 {second.Pid}");
-        var down = WaitFor(() => State("svc"), s => s.Status == "stopped", "svc stopped while the daemon is down");
+        var down = WaitFor(() => State("svc"), s => s.Status == "stopped" && s.ExitCode is not null, "svc stopped while the daemon is down");
         Assert.Equal(137, down.ExitCode);
 
         // The next daemon adopts the live container as it is, handles the missed exit once, and keeps counting.
