@@ -1,9 +1,10 @@
 # Supervisor: build, test, demo and benchmark entry points.
 #
 #   make deps    Debian packages + the private CRIU 4.1.1 install (idempotent)
-#   make build   the shim and the `supervisor` CLI in artifacts/bin/
+#   make build   the shim, the `supervisor` CLI (NativeAOT) and `supervisor-daemon` in artifacts/bin/
 #   make test    deps + build + every test project (unit and root integration)
 #   make demo    the daemon with config/demo.conf (DURATION=30 stops it after 30 s)
+#   make demo-runtime  the CLI-only tour of the runtime (scripts/demo.sh)
 #   make bench   side-by-side benchmarks against runc (bench/README.md)
 
 SHELL := /bin/bash
@@ -17,7 +18,7 @@ DOTNET ?= dotnet
 RESULTS := $(ARTIFACTS)/test-results
 APT_PACKAGES := busybox-static libseccomp-dev libseccomp2 jq cmake gcc libc6-dev runc iproute2 openssl
 
-.PHONY: all deps native build rootfs test unit-test integration-test demo bench clean
+.PHONY: all deps native build rootfs test unit-test integration-test demo demo-runtime bench clean
 
 all: build
 
@@ -41,7 +42,10 @@ build: native
 	@$(DOTNET) publish src/Supervisor.Cli/Supervisor.Cli.csproj -c $(CONFIGURATION) -r linux-x64 \
 	    -o $(ARTIFACTS)/publish/cli -nologo -v quiet
 	@install -m 0755 $(ARTIFACTS)/publish/cli/supervisor $(BIN)/supervisor
-	@echo "built $(BIN)/supervisor and $(BIN)/supervisor-shim"
+	@$(DOTNET) publish src/Supervisor.Daemon/Supervisor.Daemon.csproj -c $(CONFIGURATION) -r linux-x64 --self-contained false \
+	    -p:PublishSingleFile=true -o $(ARTIFACTS)/publish/daemon -nologo -v quiet
+	@install -m 0755 $(ARTIFACTS)/publish/daemon/supervisor-daemon $(BIN)/supervisor-daemon
+	@echo "built $(BIN)/supervisor, $(BIN)/supervisor-daemon and $(BIN)/supervisor-shim"
 
 rootfs:
 	@scripts/make-rootfs.sh $(ROOTFS)
@@ -58,6 +62,9 @@ test: deps build rootfs
 	done; exit $$status
 
 demo: build rootfs
+	@scripts/demo-daemon.sh $(DURATION)
+
+demo-runtime: build rootfs
 	@scripts/demo.sh $(DURATION)
 
 bench: build rootfs

@@ -59,6 +59,26 @@ public static unsafe class Syscalls
         return new SafeFileHandle(fd, ownsHandle: true);
     }
 
+    /// <summary>Replaces the calling process with <paramref name="path"/> (execv); returns only by throwing.</summary>
+    public static void Exec(string path, IReadOnlyList<string> argv)
+    {
+        var args = new string?[argv.Count + 1];
+        for (int i = 0; i < argv.Count; i++)
+            args[i] = argv[i];
+        LibcProcess.Execv(path, args);
+        throw new SyscallException("execv", path, LastErrno());
+    }
+
+    /// <summary>
+    /// Makes the calling process a child subreaper (prctl PR_SET_CHILD_SUBREAPER): orphans among its
+    /// descendants are re-parented to it rather than to PID 1, which on some hosts never reaps them.
+    /// </summary>
+    public static void SetChildSubreaper()
+    {
+        if (LibcProcess.Prctl(LibcProcess.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+            throw new SyscallException("prctl", "PR_SET_CHILD_SUBREAPER", LastErrno());
+    }
+
     /// <summary>Field 22 (starttime, clock ticks since boot) of /proc/&lt;pid&gt;/stat. Together with the
     /// pid it identifies a process across pid reuse. The comm field may hold spaces and parentheses,
     /// so parsing starts after the last ')'.</summary>

@@ -23,6 +23,7 @@ internal static class CommandSet
         ExecCommand.Create(),
         EventsCommand.Create(),
         UpdateCommand.Create(),
+        DaemonCommand.Create(),
     ];
 
     public static readonly Argument<string> IdArgument = new("container-id")

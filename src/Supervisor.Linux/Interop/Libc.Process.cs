@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace Supervisor.Linux.Interop;
 
-/// <summary>Process control: waitpid, kill, pidfd_open.</summary>
+/// <summary>Process control: waitpid, kill, pidfd_open, prctl.</summary>
 internal static unsafe partial class LibcProcess
 {
     public const int WNOHANG = 1;
@@ -16,4 +16,13 @@ internal static unsafe partial class LibcProcess
     /// <summary>glibc >= 2.36 wrapper of pidfd_open(2).</summary>
     [LibraryImport("libc", EntryPoint = "pidfd_open", SetLastError = true)]
     public static partial int PidfdOpen(int pid, uint flags);
+
+    /// <summary>execv(3): argv is NULL-terminated.</summary>
+    [LibraryImport("libc", EntryPoint = "execv", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Execv(string path, string?[] argv);
+
+    public const int PR_SET_CHILD_SUBREAPER = 36;
+
+    [LibraryImport("libc", EntryPoint = "prctl", SetLastError = true)]
+    public static partial int Prctl(int option, nuint arg2, nuint arg3, nuint arg4, nuint arg5);
 }

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# make demo: the supervisor daemon with config/demo.conf.
+#   DURATION (first argument, seconds; default 30) is how long the daemon runs before it gets SIGTERM.
+# Three busybox bundles are built under artifacts/demo: a service (restart always), a crasher that exits 3
+# every two seconds (on-failure:3, Docker's backoff: 100 ms, 200 ms, 400 ms, then it is left stopped) and an
+# allocator over a 16 MiB memory limit that the kernel OOM-kills (on-failure:1). Half-way through, the
+# service's init is killed with SIGKILL and the daemon restarts it. The daemon's log goes to the terminal;
+# `supervisor list` on the same --root shows the containers while it runs. On SIGTERM the daemon stops
+# every container (shutdown-policy = stop in demo.conf), and everything is removed at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+DURATION=${1:-30}
+SV="$ROOT/artifacts/bin/supervisor"
+STATE=/run/supervisor-demo
+DEMO="$ROOT/artifacts/demo"
+sv() { "$SV" --root "$STATE" "$@"; }
+daemon_pid=""
+
+cleanup() {
+    if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
+        kill -TERM "$daemon_pid" 2>/dev/null || true
+        wait "$daemon_pid" 2>/dev/null || true
+    fi
+    for id in $(sv list -q 2>/dev/null); do sv delete -f "$id" >/dev/null 2>&1 || true; done
+    rm -rf "$STATE/.supervisor"
+}
+trap cleanup EXIT INT TERM
+
+bundle() { # name, jq edit
+    local dir="$DEMO/$1"
+    rm -rf "$dir" && mkdir -p "$dir"
+    cp -a "$ROOT/artifacts/rootfs" "$dir/rootfs"
+    (cd "$dir" && "$SV" spec)
+    jq ".process.terminal = false | .root.readonly = true | $2" "$dir/config.json" > "$dir/c" && mv "$dir/c" "$dir/config.json"
+}
+
+cleanup
+bundle service '.hostname = "demo-svc" | .process.args = ["/bin/sh", "-c", "while true; do date +%T; sleep 1; done"] | .linux.resources.memory = {"limit": 67108864} | .linux.resources.pids = {"limit": 32}'
+bundle crasher '.process.args = ["/bin/sh", "-c", "echo crashing in 2s; sleep 2; exit 3"]'
+bundle hog '.process.args = ["/bin/sh", "-c", "sleep 1; x=$(head -c 67108864 /dev/zero | tr \"\\\\0\" a)"] | .linux.resources.memory = {"limit": 16777216, "swap": 16777216}'
+
+echo "== supervisor daemon --config config/demo.conf (for ${DURATION}s)"
+"$SV" --root "$STATE" daemon --config "$ROOT/config/demo.conf" &
+daemon_pid=$!
+
+half=$((DURATION / 2))
+sleep "$half"
+echo; echo "== supervisor list (from another process, same --root)"
+sv list
+pid=$(sv state demo-service | jq -r .pid)
+if [ "$pid" -gt 0 ]; then
+    echo; echo "== kill -9 of the service's init ($pid): the daemon restarts it"
+    kill -9 "$pid"
+fi
+sleep $((DURATION - half))
+echo; echo "== supervisor list"
+sv list
+echo; echo "== SIGTERM to the daemon: it stops the containers and exits"
+kill -TERM "$daemon_pid"
+wait "$daemon_pid" || true
+daemon_pid=""
+sv list

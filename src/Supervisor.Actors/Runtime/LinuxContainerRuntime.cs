@@ -1,0 +1,377 @@
+using Supervisor.Linux;
+using Supervisor.Linux.Notify;
+using Supervisor.Runtime;
+using Supervisor.Runtime.Cgroups;
+using Supervisor.Runtime.Configs;
+using Supervisor.Runtime.Oci;
+using Supervisor.Runtime.Validation;
+
+namespace Supervisor.Actors.Runtime;
+
+/// <summary>
+/// <see cref="IContainerRuntime"/> over <see cref="ContainerFactory"/>. The daemon never stays attached to a
+/// shim: after start the shim session is detached, so the shim (the init's parent, which records the exit
+/// status in exit.json) runs on when the daemon dies. The daemon watches the init through a pidfd, which
+/// works without being its parent and cannot be fooled by a reused pid, and reaps only the shims it
+/// started itself, by pid, never with waitpid(-1) (which would steal .NET's own children).
+/// Container stdout and stderr go to <c>console.log</c> in the container's state directory.
+/// </summary>
+public sealed class LinuxContainerRuntime : IContainerRuntime
+{
+    public const string ConsoleLogName = "console.log";
+
+    /// <summary>How long to wait for exit.json after the init exited: the shim writes it right after reaping.</summary>
+    private static readonly TimeSpan ExitRecordWait = TimeSpan.FromSeconds(10);
+
+    private readonly ContainerFactory _factory;
+
+    public LinuxContainerRuntime(RuntimeOptions options)
+    {
+        _factory = new ContainerFactory(options);
+    }
+
+    public string StateRoot => _factory.Options.StateRoot;
+
+    public IReadOnlyList<string> ListIds() => _factory.List().Select(c => c.Id).ToList();
+
+    public ContainerSnapshot? Inspect(string id)
+    {
+        if (!_factory.Exists(id))
+            return null;
+        Container c;
+        try
+        {
+            c = _factory.Load(id);
+        }
+        catch (ContainerNotFoundException)
+        {
+            return null;
+        }
+        return Snapshot(c);
+    }
+
+    private static ContainerSnapshot Snapshot(Container c)
+    {
+        var st = c.ReadState() ?? throw new ContainerNotFoundException(c.Id);
+        var status = c.Status;
+        ExitReport? exit = null;
+        if (status == ContainerStatus.Stopped)
+            exit = ReadExit(c, st.InitPid) ?? ExitReport.Unknown(st.InitPid, DateTimeOffset.UtcNow);
+        return new ContainerSnapshot(c.Id, st.Bundle, status, st.InitPid, st.InitStartTime, st.ShimPid, st.ShimStartTime, exit);
+    }
+
+    private static ExitReport? ReadExit(Container c, int pid)
+    {
+        var rec = c.ExitStatus;
+        if (rec is null)
+            return null;
+        return new ExitReport(rec.Pid == 0 ? pid : rec.Pid, rec.ExitCode, rec.Signal, OomKilledIn(c), rec.FinishedAt ?? DateTimeOffset.UtcNow);
+    }
+
+    /// <summary>The memory cgroup's oom_kill counter (v1 memory.oom_control, v2 memory.events) is the kernel's
+    /// own account of OOM kills in this container, so it is read instead of racing the OOM notification.</summary>
+    private static bool OomKilledIn(Container c)
+    {
+        try
+        {
+            var dir = c.Cgroups.Path("memory");
+            if (dir is null)
+                return false;
+            var v1 = Path.Combine(dir, "memory.oom_control");
+            if (File.Exists(v1))
+                return OomNotifier.ParseOomControl(File.ReadAllText(v1)).OomKill > 0;
+            var v2 = Path.Combine(dir, "memory.events");
+            if (File.Exists(v2))
+                return OomNotifier.ParseMemoryEvents(File.ReadAllText(v2)).GetValueOrDefault("oom_kill") > 0;
+        }
+        catch (Exception e) when (e is IOException or CgroupException or UnauthorizedAccessException)
+        {
+        }
+        return false;
+    }
+
+    private static ContainerConfig LoadConfig(string bundle)
+    {
+        var config = SpecConverter.Convert(SpecLoader.LoadBundle(bundle), bundle);
+        // A terminal needs someone to hold the pty master for the container's whole life; the daemon does
+        // not, so such a bundle is refused up front instead of starting a container that hangs on its tty.
+        if (config.Process.Terminal)
+            throw new ConfigException($"bundle {bundle}: process.terminal = true is not supported by the daemon");
+        return config;
+    }
+
+    public ContainerSnapshot Create(string id, string bundle) => Init(id, bundle, start: false);
+
+    public ContainerSnapshot Run(string id, string bundle) => Init(id, bundle, start: true);
+
+    private ContainerSnapshot Init(string id, string bundle, bool start)
+    {
+        var config = LoadConfig(bundle);
+        var container = _factory.Create(id, bundle, config);
+        using var devNull = File.OpenHandle("/dev/null", FileMode.Open, FileAccess.Read);
+        SafeHandleLog? log = null;
+        try
+        {
+            log = SafeHandleLog.Open(Path.Combine(container.StateDir, ConsoleLogName));
+            var io = new ProcessIo { Stdin = (int)devNull.DangerousGetHandle(), Stdout = log.Fd, Stderr = log.Fd };
+            using var process = start ? container.Run(io) : container.Init(io, waitStart: true);
+            process.Detach();
+        }
+        catch
+        {
+            log?.Dispose();
+            // Init removes the state directory on failure; a failure before it (the log) leaves the reserved one.
+            if (Directory.Exists(container.StateDir) && !_factory.Exists(id))
+                Directory.Delete(container.StateDir, recursive: true);
+            throw;
+        }
+        log.Dispose();
+        return Snapshot(_factory.Load(id));
+    }
+
+    public ContainerSnapshot Start(string id)
+    {
+        var c = _factory.Load(id);
+        c.Start();
+        return Snapshot(c);
+    }
+
+    public void Signal(string id, int signal, bool all) => _factory.Load(id).Signal(signal, all);
+
+    public void Pause(string id) => _factory.Load(id).Pause();
+
+    public void Resume(string id) => _factory.Load(id).Resume();
+
+    public CgroupStats Stats(string id) => _factory.Load(id).Stats().Cgroups;
+
+    public void Update(string id, Resources resources) => _factory.Load(id).Set(resources);
+
+    public int Exec(string id, ProcessConfig process)
+    {
+        using var devNull = File.OpenHandle("/dev/null", FileMode.Open, FileAccess.ReadWrite);
+        var fd = (int)devNull.DangerousGetHandle();
+        var p = _factory.Load(id).Exec(process with { Terminal = false }, new ProcessIo { Stdin = fd, Stdout = fd, Stderr = fd });
+        var pid = p.Pid;
+        var shim = p.ShimPid;
+        p.Detach();
+        ReapWhenGone(shim);
+        return pid;
+    }
+
+    public void Delete(string id, bool force)
+    {
+        var c = _factory.Load(id);
+        var st = c.ReadState();
+        c.Delete(force);
+        if (st is not null)
+            ReapShim(st.ShimPid, st.ShimStartTime, TimeSpan.FromSeconds(2));
+    }
+
+    public IDisposable WatchExit(ContainerSnapshot snapshot, Action<ExitReport> onExit) =>
+        new ExitWatch(this, snapshot, onExit);
+
+    public IDisposable WatchOom(string id, Action<DateTimeOffset> onOom)
+    {
+        var notifier = _factory.Load(id).NotifyOom();
+        var cts = new CancellationTokenSource();
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await foreach (var e in notifier.ReadAllAsync(cts.Token))
+                    onOom(e.Time);
+            }
+            catch (Exception e) when (e is OperationCanceledException or SyscallException or CgroupException or IOException)
+            {
+                // The watch ends with the cgroup; the exit watch reports the container's end.
+            }
+        });
+        return new Disposer(() =>
+        {
+            cts.Cancel();
+            notifier.Dispose();
+            cts.Dispose();
+        });
+    }
+
+    /// <summary>
+    /// Reaps a shim that is our child once it exits. A shim of an earlier daemon is not our child (ECHILD)
+    /// and is left alone; so is one that is not ours to reap at all.
+    /// </summary>
+    private static void ReapShim(int shimPid, ulong shimStart, TimeSpan wait)
+    {
+        if (shimPid <= 0)
+            return;
+        var deadline = DateTime.UtcNow + wait;
+        while (ProcStat.IsAlive(shimPid, shimStart) && DateTime.UtcNow < deadline)
+            Thread.Sleep(10);
+        TryReap(shimPid);
+    }
+
+    private static void TryReap(int pid)
+    {
+        try
+        {
+            Syscalls.WaitPid(pid, Syscalls.WNOHANG);
+        }
+        catch (SyscallException e) when (e.Errno == Errno.ECHILD)
+        {
+        }
+    }
+
+    /// <summary>An exec shim lives as long as its process; a thread blocks on its pidfd and reaps it.</summary>
+    private static void ReapWhenGone(int shimPid)
+    {
+        Microsoft.Win32.SafeHandles.SafeFileHandle pidfd;
+        try
+        {
+            pidfd = Syscalls.PidfdOpen(shimPid);
+        }
+        catch (SyscallException e) when (e.Errno == Errno.ESRCH)
+        {
+            TryReap(shimPid);
+            return;
+        }
+        var thread = new Thread(() =>
+        {
+            using (pidfd)
+                FdPoll.WaitReadable([(int)pidfd.DangerousGetHandle()], -1);
+            TryReap(shimPid);
+        })
+        {
+            IsBackground = true,
+            Name = "reap " + shimPid,
+        };
+        thread.Start();
+    }
+
+    /// <summary>
+    /// Polls the init's pidfd on a dedicated thread (one per container; a blocking poll must not sit on the
+    /// thread pool that runs the actors). After the exit it waits for the shim's exit.json, then reaps the shim.
+    /// </summary>
+    private sealed class ExitWatch : IDisposable
+    {
+        private readonly EventFd _wake = EventFd.Create();
+        private readonly LinuxContainerRuntime _runtime;
+        private readonly ContainerSnapshot _snapshot;
+        private readonly Action<ExitReport> _onExit;
+        // The eventfd is closed by the watch thread when it ends; the gate keeps Dispose from signalling a
+        // closed descriptor whose number may already belong to another file.
+        private readonly object _gate = new();
+        private bool _closed;
+        private int _disposed;
+
+        public ExitWatch(LinuxContainerRuntime runtime, ContainerSnapshot snapshot, Action<ExitReport> onExit)
+        {
+            _runtime = runtime;
+            _snapshot = snapshot;
+            _onExit = onExit;
+            new Thread(Run) { IsBackground = true, Name = "pidfd " + snapshot.Id }.Start();
+        }
+
+        private void Run()
+        {
+            try
+            {
+                if (!WaitInitExit())
+                    return;
+                var deadline = DateTime.UtcNow + ExitRecordWait;
+                ExitReport? report = null;
+                while (Volatile.Read(ref _disposed) == 0)
+                {
+                    Container c;
+                    try
+                    {
+                        c = _runtime._factory.Load(_snapshot.Id);
+                    }
+                    catch (RuntimeException)
+                    {
+                        break;
+                    }
+                    report = ReadExit(c, _snapshot.InitPid);
+                    if (report is not null || !ProcStat.IsAlive(_snapshot.ShimPid, _snapshot.ShimStartTime) || DateTime.UtcNow > deadline)
+                        break;
+                    Thread.Sleep(10);
+                }
+                if (Volatile.Read(ref _disposed) != 0)
+                    return;
+                _onExit(report ?? ExitReport.Unknown(_snapshot.InitPid, DateTimeOffset.UtcNow));
+                ReapShim(_snapshot.ShimPid, _snapshot.ShimStartTime, TimeSpan.FromSeconds(5));
+            }
+            finally
+            {
+                lock (_gate)
+                {
+                    _closed = true;
+                    _wake.Dispose();
+                }
+            }
+        }
+
+        private bool WaitInitExit()
+        {
+            Microsoft.Win32.SafeHandles.SafeFileHandle pidfd;
+            try
+            {
+                pidfd = Syscalls.PidfdOpen(_snapshot.InitPid);
+            }
+            catch (SyscallException e) when (e.Errno == Errno.ESRCH)
+            {
+                return true;
+            }
+            using (pidfd)
+            {
+                // The pid may have been reused between reading state.json and opening the pidfd: only a
+                // process with the recorded start time is our init.
+                if (!ProcStat.IsAlive(_snapshot.InitPid, _snapshot.InitStartTime))
+                    return true;
+                var fds = new[] { (int)pidfd.DangerousGetHandle(), _wake.Fd };
+                while (true)
+                {
+                    var ready = FdPoll.WaitReadable(fds, -1);
+                    if (ready[1] || Volatile.Read(ref _disposed) != 0)
+                        return false;
+                    if (ready[0])
+                        return true;
+                }
+            }
+        }
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) != 0)
+                return;
+            lock (_gate)
+            {
+                if (!_closed)
+                    _wake.Signal();
+            }
+        }
+    }
+
+    private sealed class Disposer(Action dispose) : IDisposable
+    {
+        private int _done;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _done, 1) == 0)
+                dispose();
+        }
+    }
+
+    /// <summary>An append-only log file whose descriptor is handed to the container.</summary>
+    private sealed class SafeHandleLog : IDisposable
+    {
+        private readonly Microsoft.Win32.SafeHandles.SafeFileHandle _handle;
+
+        private SafeHandleLog(Microsoft.Win32.SafeHandles.SafeFileHandle handle) => _handle = handle;
+
+        public int Fd => (int)_handle.DangerousGetHandle();
+
+        public static SafeHandleLog Open(string path) =>
+            new(File.OpenHandle(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite));
+
+        public void Dispose() => _handle.Dispose();
+    }
+}
