@@ -201,7 +201,7 @@ public sealed class CriuClient
     private static string FailureDetail(criu_resp resp)
     {
         var parts = new List<string>();
-        if (resp.HasCrErrmsg && resp.CrErrmsg.Length > 0)
+        if (resp.HasCrErrmsg && resp.CrErrmsg.Length > 0 && !CriuLog.IsHarmless(resp.CrErrmsg))
             parts.Add(resp.CrErrmsg.Trim());
         if (resp.HasCrErrno && resp.CrErrno != 0)
             parts.Add($"errno {resp.CrErrno} ({SyscallException.Describe((Errno)resp.CrErrno)})");

@@ -29,12 +29,20 @@ public sealed class CriuException : Exception
 
 internal static class CriuLog
 {
-    /// <summary>The last non-empty lines of a CRIU log (the error is at its end), empty when unreadable.</summary>
+    public static bool IsHarmless(string line) => line.Contains("RLIMIT_NOFILE", StringComparison.Ordinal);
+
+    /// <summary>
+    /// The last error lines of a CRIU log, or its last lines when it has none; empty when unreadable.
+    /// CRIU logs "Can't setup RLIMIT_NOFILE" as an error on machines without CAP_SYS_RESOURCE in the
+    /// bounding set, and then works on: that line never explains a failure, so it is left out.
+    /// </summary>
     public static IReadOnlyList<string> Tail(string path, int count)
     {
         try
         {
-            return File.ReadLines(path).Where(l => l.Trim().Length > 0).TakeLast(count).Select(l => l.Trim()).ToList();
+            var lines = File.ReadLines(path).Select(l => l.Trim()).Where(l => l.Length > 0 && !IsHarmless(l)).ToList();
+            var errors = lines.Where(l => l.Contains("Error", StringComparison.Ordinal)).TakeLast(count).ToList();
+            return errors.Count > 0 ? errors : lines.TakeLast(count).ToList();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
