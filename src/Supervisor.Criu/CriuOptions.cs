@@ -33,7 +33,7 @@ public sealed record CriuOptions
 {
     /// <summary>Where the images go (dump) or come from (restore); default &lt;state dir&gt;/criu.image.</summary>
     public string? ImagesDirectory { get; init; }
-    /// <summary>Where CRIU writes its logs (dump.log, restore.log); default &lt;state dir&gt;/criu.work.</summary>
+    /// <summary>Where CRIU writes its logs (dump.log, restore.log); default: the images directory, so the logs stay with the images.</summary>
     public string? WorkDirectory { get; init; }
     /// <summary>The images of a previous (pre-)dump, for an incremental dump; relative to ImagesDirectory or absolute.</summary>
     public string? ParentImage { get; init; }

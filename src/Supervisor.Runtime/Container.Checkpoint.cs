@@ -43,11 +43,13 @@ public sealed partial class Container
             throw new InvalidContainerStateException($"cannot checkpoint a container that is {status.ToOci()}");
         var step = options.PreDump ? "pre-dump" : "dump";
         var client = OpenCriu();
+        // A pre-dump relies on the kernel's soft-dirty bits to know what changed before the final dump;
+        // CRIU itself only says "Tracking memory is not available" deep in its log.
         if (options.PreDump && !client.CheckFeatures().MemTrack)
-            throw new RuntimeException("criu pre-dump needs memory tracking (soft-dirty bits), which this kernel does not offer");
+            throw new RuntimeException("criu pre-dump is not possible here: the kernel offers no memory dirty tracking (soft-dirty)");
 
         var images = Path.GetFullPath(options.ImagesDirectory ?? Path.Combine(StateDir, "criu.image"));
-        var work = Path.GetFullPath(options.WorkDirectory ?? Path.Combine(StateDir, "criu.work"));
+        var work = Path.GetFullPath(options.WorkDirectory ?? images);
         Directory.CreateDirectory(images);
         Directory.CreateDirectory(work);
         if (options.ParentImage is { Length: > 0 } parent)
@@ -116,7 +118,7 @@ public sealed partial class Container
             if (options.LazyPages && !client.CheckFeatures().LazyPages)
                 throw new RuntimeException("criu lazy pages are not supported here (no userfaultfd support in this kernel or criu)");
             var images = Path.GetFullPath(options.ImagesDirectory ?? Path.Combine(StateDir, "criu.image"));
-            var work = Path.GetFullPath(options.WorkDirectory ?? Path.Combine(StateDir, "criu.work"));
+            var work = Path.GetFullPath(options.WorkDirectory ?? images);
             var descriptorsPath = Path.Combine(images, DescriptorsFile);
             if (!File.Exists(descriptorsPath))
                 throw new RuntimeException($"no complete checkpoint in {images}: {DescriptorsFile} is missing (the dump did not finish)");
