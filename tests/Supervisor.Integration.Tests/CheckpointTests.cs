@@ -16,7 +16,8 @@ namespace Supervisor.Integration.Tests;
 /// </summary>
 public sealed class CheckpointTests : IDisposable
 {
-    private const string CounterScript = "i=0; while true; do i=$((i+1)); echo $i > /tmp/counter; sleep 0.05; done";
+    // Written through a rename so that a dump can never catch the file truncated and empty.
+    private const string CounterScript = "i=0; while true; do i=$((i+1)); echo $i > /tmp/counter.new; mv /tmp/counter.new /tmp/counter; sleep 0.05; done";
     private readonly StateRoot _root = new();
     private readonly List<IDisposable> _cleanup = [];
 
@@ -53,7 +54,8 @@ public sealed class CheckpointTests : IDisposable
     private static int Counter(Bundle b)
     {
         var path = Path.Combine(b.RootfsPath, "tmp", "counter");
-        while (true)
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (DateTime.UtcNow < deadline)
         {
             try
             {
@@ -65,6 +67,7 @@ public sealed class CheckpointTests : IDisposable
             }
             Thread.Sleep(20);
         }
+        throw new TimeoutException($"{path} never held a number");
     }
 
     /// <summary>Waits until the counter has passed <paramref name="min"/> and returns its value.</summary>
