@@ -41,6 +41,12 @@ internal static class CliApp
         Recursive = true,
     };
 
+    public static readonly Option<string?> CriuOption = new("--criu")
+    {
+        Description = "path to the criu binary used for checkpoint and restore (default: $SUPERVISOR_CRIU, /opt/supervisor/criu/bin/criu, then criu on PATH)",
+        Recursive = true,
+    };
+
     public static int Run(string[] args)
     {
         var root = new RootCommand("supervisor: an OCI container runtime and container supervisor");
@@ -49,6 +55,7 @@ internal static class CliApp
         root.Options.Add(LogFormatOption);
         root.Options.Add(DebugOption);
         root.Options.Add(SystemdCgroupOption);
+        root.Options.Add(CriuOption);
         foreach (var command in Commands.CommandSet.All())
             root.Subcommands.Add(command);
         var config = new InvocationConfiguration { EnableDefaultExceptionHandler = false };

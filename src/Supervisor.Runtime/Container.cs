@@ -61,7 +61,7 @@ public sealed partial class Container
         if (st is null || st.InitPid == 0)
             return ContainerStatus.Stopped;
         if (!ProcStat.IsAlive(st.InitPid, st.InitStartTime))
-            return ContainerStatus.Stopped;
+            return st.Checkpointed ? ContainerStatus.Checkpointed : ContainerStatus.Stopped;
         if (st.Paused)
             return ContainerStatus.Paused;
         return st.Started ? ContainerStatus.Running : ContainerStatus.Created;
@@ -79,7 +79,7 @@ public sealed partial class Container
             OciVersion = st.Config.OciVersion,
             Id = Id,
             Status = status.ToOci(),
-            Pid = status == ContainerStatus.Stopped ? 0 : st.InitPid,
+            Pid = status is ContainerStatus.Stopped or ContainerStatus.Checkpointed ? 0 : st.InitPid,
             Bundle = st.Bundle,
             Rootfs = st.Rootfs,
             Created = st.Created,

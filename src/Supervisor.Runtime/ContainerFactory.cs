@@ -46,6 +46,18 @@ public sealed class ContainerFactory
 
     public bool Exists(string id) => Store.Exists(id);
 
+    /// <summary>
+    /// Restores a container from CRIU images (<see cref="Container.Restore"/>): a checkpointed container
+    /// of this state root in place, or, when the id is unknown here (migration to another host or state
+    /// root), a new container made from <paramref name="bundleDir"/> and <paramref name="config"/>.
+    /// </summary>
+    public (Container Container, RestoredProcess Process) Restore(string id, string bundleDir, ContainerConfig config,
+        ProcessIo io, Supervisor.Criu.CriuOptions options)
+    {
+        var container = Exists(id) ? Load(id) : Create(id, bundleDir, config);
+        return (container, container.Restore(io, options));
+    }
+
     public IEnumerable<Container> List()
     {
         foreach (var id in Store.ListIds())

@@ -14,6 +14,9 @@ public sealed record RuntimeOptions
     /// <summary>How long pause/resume wait for the freezer to report the new state.</summary>
     public TimeSpan FreezeTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>The criu binary (the configured path, after a --criu flag and before the private install and PATH).</summary>
+    public string? CriuPath { get; init; }
+
     public string ResolveShimPath()
     {
         if (!string.IsNullOrEmpty(ShimPath))
@@ -39,6 +42,8 @@ public enum ContainerStatus
     Running,
     Paused,
     Stopped,
+    /// <summary>Dumped by CRIU without leave-running: the processes are gone, the images wait for a restore.</summary>
+    Checkpointed,
 }
 
 public static class ContainerStatusNames
@@ -49,6 +54,7 @@ public static class ContainerStatusNames
         ContainerStatus.Created => "created",
         ContainerStatus.Running => "running",
         ContainerStatus.Paused => "paused",
+        ContainerStatus.Checkpointed => "checkpointed",
         _ => "stopped",
     };
 }

@@ -24,6 +24,8 @@ internal static class CommandSet
         EventsCommand.Create(),
         UpdateCommand.Create(),
         DaemonCommand.Create(),
+        CheckpointCommand.Create(),
+        RestoreCommand.Create(),
     ];
 
     public static readonly Argument<string> IdArgument = new("container-id")
@@ -35,7 +37,11 @@ internal static class CommandSet
     {
         if (parse.GetValue(CliApp.SystemdCgroupOption))
             throw new RuntimeException("--systemd-cgroup is not supported: cgroups are managed through cgroupfs");
-        return new ContainerFactory(new RuntimeOptions { StateRoot = parse.GetValue(CliApp.RootOption)! });
+        return new ContainerFactory(new RuntimeOptions
+        {
+            StateRoot = parse.GetValue(CliApp.RootOption)!,
+            CriuPath = parse.GetValue(CliApp.CriuOption) is { Length: > 0 } criu ? criu : Environment.GetEnvironmentVariable("SUPERVISOR_CRIU"),
+        });
     }
 
     /// <summary>Runs a command body, turning every expected failure into one logged line and exit code 1.</summary>
