@@ -97,14 +97,23 @@ public sealed class CgroupTests : IDisposable
     public void Processes_are_frozen_by_pause_and_continue_after_resume()
     {
         var id = StateRoot.NewId("pause");
-        using var b = WithResources(_root, id, new JsonObject(), ["/bin/sh", "-c", "while true; do sleep 0.05; done"]);
+        using var b = WithResources(_root, id, new JsonObject(),
+            ["/bin/sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /tmp/count.new; mv /tmp/count.new /tmp/count; sleep 0.02; done"]);
         Detached(b, id);
+        var counter = Path.Combine(b.RootfsPath, "tmp", "count");
+        int Count() => int.TryParse(File.Exists(counter) ? File.ReadAllText(counter).Trim() : "", out var n) ? n : 0;
+        RunLifecycleTests.WaitFor(() => Count() > 3);
         Assert.Equal(0, Cli.Run(_root.Path, "pause", id).ExitCode);
         Assert.Equal("paused", (string?)JsonNode.Parse(Cli.Run(_root.Path, "state", id).Stdout)!["status"]);
         Assert.Equal("FROZEN", Read($"freezer{CgroupPath(id)}/freezer.state"));
+        // Frozen: the counter stands still.
+        var frozenAt = Count();
+        Thread.Sleep(400);
+        Assert.Equal(frozenAt, Count());
         Assert.Equal(0, Cli.Run(_root.Path, "resume", id).ExitCode);
         Assert.Equal("running", (string?)JsonNode.Parse(Cli.Run(_root.Path, "state", id).Stdout)!["status"]);
         Assert.Equal("THAWED", Read($"freezer{CgroupPath(id)}/freezer.state"));
+        RunLifecycleTests.WaitFor(() => Count() > frozenAt);
         Assert.Equal(0, Cli.Run(_root.Path, "delete", "-f", id).ExitCode);
     }
 

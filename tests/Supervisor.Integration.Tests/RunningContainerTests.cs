@@ -124,6 +124,52 @@ public sealed class RunningContainerTests : IDisposable
     }
 
     [RootFact]
+    public void Exec_inherits_the_container_rlimits_and_a_process_json_overrides_them_and_the_env()
+    {
+        using var b = new Bundle(_root.Path, edit: c => c["process"]!["rlimits"] = new JsonArray(
+            new JsonObject { ["type"] = "RLIMIT_NOFILE", ["soft"] = 512, ["hard"] = 768 }), args: ["/bin/sleep", "300"]);
+        var id = StartDetached(b, "execrl");
+        var inherited = Cli.Run(_root.Path, "exec", id, "/bin/sh", "-c", "grep 'Max open files' /proc/self/limits");
+        Assert.Matches(@"Max open files\s+512\s+768", inherited.Stdout);
+
+        var processJson = Path.Combine(b.Dir, "process.json");
+        File.WriteAllText(processJson, new JsonObject
+        {
+            ["args"] = new JsonArray("/bin/sh", "-c", "grep 'Max open files' /proc/self/limits; echo FOO=$FOO"),
+            ["env"] = new JsonArray("PATH=/bin", "FOO=from-process-json"),
+            ["cwd"] = "/",
+            ["user"] = new JsonObject { ["uid"] = 0, ["gid"] = 0 },
+            ["rlimits"] = new JsonArray(new JsonObject { ["type"] = "RLIMIT_NOFILE", ["soft"] = 256, ["hard"] = 300 }),
+        }.ToJsonString());
+        var r = Cli.Run(_root.Path, "exec", "-p", processJson, id);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Matches(@"Max open files\s+256\s+300", r.Stdout);
+        Assert.Contains("FOO=from-process-json", r.Stdout);
+    }
+
+    [RootFact]
+    public void Exec_into_a_user_namespace_container_joins_it()
+    {
+        using var b = new Bundle(_root.Path, edit: c =>
+        {
+            c["linux"]!["uidMappings"] = new JsonArray(new JsonObject { ["containerID"] = 0, ["hostID"] = 300000, ["size"] = 65536 });
+            c["linux"]!["gidMappings"] = new JsonArray(new JsonObject { ["containerID"] = 0, ["hostID"] = 300000, ["size"] = 65536 });
+            c["linux"]!["namespaces"]!.AsArray().Add(new JsonObject { ["type"] = "user" });
+        }, args: ["/bin/sleep", "300"]);
+        var id = StartDetached(b, "execuserns");
+        int pid = InitPid(id);
+        var r = Cli.Run(_root.Path, "exec", id, "/bin/sh", "-c", "id -u; cat /proc/self/uid_map; readlink /proc/self/ns/user; echo pid=$$");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var lines = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("0", lines[0]);
+        Assert.Matches(@"^\s*0\s+300000\s+65536$", lines[1]);
+        Assert.Equal(new FileInfo($"/proc/{pid}/ns/user").LinkTarget, lines[2]);
+        // Seen from the host, the exec'd shell runs as the mapped uid, not as root.
+        var shPid = int.Parse(lines[3]["pid=".Length..]);
+        Assert.NotEqual(1, shPid);
+    }
+
+    [RootFact]
     public void Exec_into_a_paused_container_is_refused()
     {
         using var b = new Bundle(_root.Path, args: ["/bin/sleep", "300"]);
