@@ -184,9 +184,10 @@ public sealed class RunningContainerTests : IDisposable
     [RootFact]
     public void Stats_move_when_the_container_allocates_and_burns_cpu()
     {
-        using var b = new Bundle(_root.Path, args: ["/bin/sh", "-c", "x=$(head -c 20000000 /dev/zero | tr '\\0' a); i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; sleep 300"]);
+        using var b = new Bundle(_root.Path, args: ["/bin/sh", "-c", "x=$(head -c 20000000 /dev/zero | tr '\\0' a); i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; touch /tmp/done; sleep 300"]);
         var id = StartDetached(b, "stats");
-        Thread.Sleep(1500);
+        // The workload says when it has allocated and burnt its CPU; no guess at how long that takes.
+        RunLifecycleTests.WaitFor(() => File.Exists(Path.Combine(b.RootfsPath, "tmp", "done")), timeoutMs: 60000);
         var ev = Cli.Run(_root.Path, "events", "--stats", id);
         Assert.True(ev.ExitCode == 0, ev.ToString());
         var json = JsonNode.Parse(ev.Stdout)!;
