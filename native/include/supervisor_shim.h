@@ -27,13 +27,29 @@
  * writes <state-dir>/exit.json atomically when the init exits (init mode), and exits with the init's
  * exit code (128+signal when killed) once it has no children left. If the control socket reaches EOF
  * before GO, or ABORT arrives before START, the shim kills the child and exits 255.
+ *
+ * Restore mode (SHIM_MODE_RESTORE) puts a restored container under a shim. The request's args/env are
+ * those of CRIU's RPC service (`criu swrk 3`), the one preserved fd is its socket; the runtime keeps
+ * the other end and drives the restore itself. The shim runs criu as its child, so the restored init
+ * becomes the shim's child too (CRIU's rst_sibling) or, failing that, its orphan as the subreaper:
+ *
+ *   runtime ──REQUEST──▶ shim
+ *           ◀──CHILD(criu pid)──                    criu runs (execve succeeded) and waits for its request
+ *   (runtime moves criu into the cgroups, runs the RPC; criu restores the tree and exits)
+ *           ◀──HELPER_EXITED(criu pid, status)──
+ *           ──ADOPT(init pid)──▶                    the pid CRIU reported (post-restore)
+ *           ◀──EXECED(pid) or ERROR──               the shim accepts only its own child (or one it reaped)
+ *           ◀──EXITED(pid, wait status)──           exit.json and exit code exactly as in init mode
+ *
+ * ABORT or EOF before ADOPT kills criu and every child of the shim; the shim exits 255. There is no
+ * shim.sock in restore mode: a restored container is running, and shim.sock only serves START.
  */
 #ifndef SUPERVISOR_SHIM_H
 #define SUPERVISOR_SHIM_H
 
 #include <stdint.h>
 
-#define SHIM_ABI_VERSION 1
+#define SHIM_ABI_VERSION 2
 #define SHIM_REQUEST_MAGIC 0x56505553u /* "SUPV" little-endian */
 #define SHIM_MAX_REQUEST (8u * 1024u * 1024u)
 #define SHIM_ERROR_DETAIL 512
@@ -51,6 +67,7 @@ enum shim_msg {
     SHIM_MSG_GO = 2,      /* no payload: parent-side work is done */
     SHIM_MSG_START = 3,   /* no payload: init mode, let the init execve */
     SHIM_MSG_ABORT = 4,   /* no payload: kill the child and exit */
+    SHIM_MSG_ADOPT = 5,   /* payload: struct shim_pid_msg; restore mode: the restored init to monitor */
 
     /* shim -> runtime */
     SHIM_MSG_CHILD = 16,  /* payload: struct shim_pid_msg; the child is blocked waiting for GO */
@@ -59,6 +76,7 @@ enum shim_msg {
     SHIM_MSG_ERROR = 19,  /* payload: struct shim_error; the child failed and is gone */
     SHIM_MSG_EXITED = 20, /* payload: struct shim_exit_msg */
     SHIM_MSG_PTY = 21,    /* payload: struct shim_pid_msg; the pty master arrives as SCM_RIGHTS */
+    SHIM_MSG_HELPER_EXITED = 22, /* payload: struct shim_exit_msg; restore mode: criu ended */
 };
 
 struct shim_pid_msg {
@@ -140,6 +158,7 @@ struct shim_request_header {
 enum shim_mode {
     SHIM_MODE_INIT = 1, /* create a container's init */
     SHIM_MODE_EXEC = 2, /* start a process inside an existing container */
+    SHIM_MODE_RESTORE = 3, /* run criu swrk and monitor the init it restores */
 };
 
 struct shim_record_header {

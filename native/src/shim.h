@@ -123,6 +123,17 @@ int shim_raise_fd(int fd, int min);
  * through shim_fail. */
 pid_t shim_spawn(const struct shim_req *req, int control_fd, int *sync_fd);
 
+/* shim_spawn.c: every signal back to its default disposition and an empty mask (survive execve). */
+void shim_reset_signals(void);
+/* shim_spawn.c: points fds 0-2 at /dev/null, so the shim never holds the container's stdio. */
+void shim_stdio_to_dev_null(void);
+
+/* shim_main.c: writes <state-dir>/exit.json atomically (nothing without a state dir). */
+void shim_write_exit_file(pid_t pid, int status);
+
+/* shim_restore.c: restore mode (see supervisor_shim.h). sfd is the SIGCHLD signalfd. Never returns. */
+__attribute__((noreturn)) void shim_restore_main(const struct shim_req *req, int control_fd, int sfd);
+
 /* shim_child.c: the C2 step sequence. Never returns. */
 __attribute__((noreturn)) void shim_child_main(const struct shim_req *req, int sync_fd);
 

@@ -144,7 +144,7 @@ static int fsync_dir(int dirfd)
 
 /* Written with the usual crash-safe sequence: a temp file, fsync, rename over the final name, fsync of
  * the directory so the rename itself is durable. A reader never sees a partial record. */
-static void write_exit_file(pid_t pid, int status)
+void shim_write_exit_file(pid_t pid, int status)
 {
     if (state_dir_fd < 0)
         return;
@@ -431,7 +431,7 @@ static void reap(void)
         close_listener();
         if (execed) {
             if (request.mode == SHIM_MODE_INIT)
-                write_exit_file(p, status);
+                shim_write_exit_file(p, status);
             struct shim_exit_msg em = { .pid = p, .wait_status = status };
             to_control(SHIM_MSG_EXITED, &em, sizeof em, -1);
         }
@@ -566,6 +566,9 @@ int main(int argc, char **argv)
     if (sfd < 0)
         shim_fail(SHIM_STEP_FORK, errno, "signalfd");
     sfd = shim_raise_fd(sfd, 3 + (int)request.preserve_fds);
+
+    if (request.mode == SHIM_MODE_RESTORE)
+        shim_restore_main(&request, control_fd, sfd);
 
     child_pid = shim_spawn(&request, control_fd, &sync_fd);
     struct shim_pid_msg pm = { .pid = child_pid };

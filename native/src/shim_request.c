@@ -265,7 +265,7 @@ int shim_parse_request(const void *buf, size_t len, struct shim_req *r, char *er
         return fail(err, errlen, "bad magic 0x%08x", h.magic);
     if (h.abi_version != SHIM_ABI_VERSION)
         return fail(err, errlen, "ABI version %u, this shim speaks %u", h.abi_version, SHIM_ABI_VERSION);
-    if (h.mode != SHIM_MODE_INIT && h.mode != SHIM_MODE_EXEC)
+    if (h.mode != SHIM_MODE_INIT && h.mode != SHIM_MODE_EXEC && h.mode != SHIM_MODE_RESTORE)
         return fail(err, errlen, "unknown mode %u", h.mode);
     if (h.total_length != len)
         return fail(err, errlen, "total_length %u but %zu bytes received", h.total_length, len);
@@ -304,6 +304,12 @@ int shim_parse_request(const void *buf, size_t len, struct shim_req *r, char *er
         return fail(err, errlen, "SETUP_ROOTFS needs an absolute rootfs path");
     if (r->mode == SHIM_MODE_EXEC && (r->flags & (SHIM_F_SETUP_ROOTFS | SHIM_F_WAIT_START)))
         return fail(err, errlen, "exec mode cannot set up a rootfs or wait for start");
+    /* In restore mode CRIU recreates namespaces, mounts and the terminal from its images. */
+    if (r->mode == SHIM_MODE_RESTORE &&
+        (r->nns || (r->flags & (SHIM_F_SETUP_ROOTFS | SHIM_F_WAIT_START | SHIM_F_TERMINAL))))
+        return fail(err, errlen, "restore mode takes no namespaces, rootfs setup, terminal or wait for start");
+    if (r->mode == SHIM_MODE_RESTORE && r->args[0][0] != '/')
+        return fail(err, errlen, "restore mode needs the absolute path of criu as its first arg");
     if (r->state_dir && r->state_dir[0] != '/')
         return fail(err, errlen, "state dir must be absolute");
     if (!r->cwd)

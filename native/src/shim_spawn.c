@@ -39,7 +39,7 @@ int shim_raise_fd(int fd, int min)
 
 /* The shim keeps no pipe to the caller's stdio: the container holds those, and a reader of the
  * container's output must see EOF when the container (not the shim) exits. */
-static void stdio_to_dev_null(void)
+void shim_stdio_to_dev_null(void)
 {
     int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (fd < 0)
@@ -54,7 +54,7 @@ static void stdio_to_dev_null(void)
 /* The signal mask and ignored dispositions survive execve. The shim blocks SIGCHLD (for its signalfd)
  * and ignores SIGPIPE, and whoever started the shim may have ignored more (glibc's internal signals
  * 32/33 included, which its wrappers refuse to touch), so every signal is reset with raw system calls. */
-static void reset_signals(void)
+void shim_reset_signals(void)
 {
     struct {
         void *handler;
@@ -75,7 +75,7 @@ __attribute__((noreturn)) static void run_c1(const struct shim_req *req, int rep
     shim_in_child = 1;
     shim_report_fd = report;
 
-    reset_signals();
+    shim_reset_signals();
 
     for (uint32_t i = 0; i < req->nns; i++) {
         if (ns_fds[i] < 0)
@@ -146,7 +146,7 @@ pid_t shim_spawn(const struct shim_req *req, int control_fd, int *sync_out)
     for (uint32_t i = 0; i < req->nns; i++)
         if (ns_fds[i] >= 0)
             close(ns_fds[i]);
-    stdio_to_dev_null();
+    shim_stdio_to_dev_null();
     /* Likewise the preserved fds belong to the container now: a socket passed with --preserve-fds must
      * see EOF when the container closes it, not be kept open by the shim. All the shim's own fds were
      * placed above this range. */

@@ -180,6 +180,44 @@ int main(void)
     finish();
     expect_error("no args", "no args");
 
+    /* Restore mode: criu's argv and env, its socket as the one preserved fd. */
+    begin(SHIM_MODE_RESTORE);
+    str(SHIM_T_ARG, "/opt/criu/bin/criu");
+    str(SHIM_T_ARG, "swrk");
+    str(SHIM_T_ARG, "3");
+    str(SHIM_T_ENV, "PATH=/usr/bin");
+    str(SHIM_T_STATE_DIR, "/run/supervisor/c1");
+    u32 = 1;
+    record(SHIM_T_PRESERVE_FDS, &u32, 4, NULL, 0);
+    finish();
+    {
+        char err[256] = "";
+        CHECK(parse(err, sizeof err) == 0);
+        CHECK(req.mode == SHIM_MODE_RESTORE);
+        CHECK(req.nargs == 3 && strcmp(req.args[1], "swrk") == 0 && req.args[3] == NULL);
+        CHECK(req.preserve_fds == 1);
+        CHECK(req.state_dir && strcmp(req.state_dir, "/run/supervisor/c1") == 0);
+    }
+
+    begin(SHIM_MODE_RESTORE);
+    str(SHIM_T_ARG, "criu");
+    finish();
+    expect_error("restore with a relative criu", "absolute path of criu");
+
+    begin(SHIM_MODE_RESTORE);
+    str(SHIM_T_ARG, "/usr/sbin/criu");
+    {
+        uint64_t flags = SHIM_F_WAIT_START;
+        record(SHIM_T_FLAGS, &flags, 8, NULL, 0);
+    }
+    finish();
+    expect_error("restore waiting for start", "restore mode takes no namespaces");
+
+    begin(4);
+    str(SHIM_T_ARG, "/bin/true");
+    finish();
+    expect_error("unknown mode", "unknown mode 4");
+
     if (failures) {
         fprintf(stderr, "%d failure(s)\n", failures);
         return 1;

@@ -81,17 +81,21 @@ public sealed class CriuClient
     /// Runs one request to its final response. <paramref name="beforeSend"/> sees criu's pid before the
     /// request leaves (a restore puts criu into the container's cgroups there, so that the restored tasks
     /// inherit them). A failure names <paramref name="step"/> and includes the end of <paramref name="logFile"/>.
+    /// <paramref name="spawn"/> starts criu some other way than as our child (a restore runs it under a
+    /// supervisor-shim, which then adopts the restored tree); it gets the criu path and the stdio.
     /// </summary>
     internal criu_resp Call(criu_req request, string step, ICriuNotifyHandler? handler, CriuStdio? stdio,
-        Action<int, criu_req>? beforeSend, string? logFile)
+        Action<int, criu_req>? beforeSend, string? logFile, Func<string, CriuStdio, ICriuSwrk>? spawn = null)
     {
         stdio ??= new CriuStdio();
-        CriuSwrkProcess criu;
+        ICriuSwrk criu;
         try
         {
-            criu = CriuSwrkProcess.Spawn(CriuPath, stdio.Stdin, stdio.Stdout, stdio.Stderr);
+            criu = spawn is not null
+                ? spawn(CriuPath, stdio)
+                : CriuSwrkProcess.Spawn(CriuPath, stdio.Stdin, stdio.Stdout, stdio.Stderr);
         }
-        catch (SyscallException e)
+        catch (Exception e) when (e is SyscallException or Supervisor.Linux.Shim.ShimException or TimeoutException)
         {
             throw new CriuException(step, $"cannot start {CriuPath}: {e.Message}", null, e);
         }

@@ -6,6 +6,7 @@ using Supervisor.Criu;
 using Supervisor.Linux;
 using Supervisor.Linux.Criu;
 using Supervisor.Linux.Interop;
+using Supervisor.Linux.Shim;
 using Supervisor.Runtime.Cgroups;
 using Supervisor.Runtime.Configs;
 using Supervisor.Runtime.Rootfs;
@@ -14,12 +15,11 @@ using Supervisor.Runtime.State;
 namespace Supervisor.Runtime;
 
 /// <summary>
-/// Checkpoint and restore through CRIU (reference §4). A restored init is not a child of a shim: CRIU
-/// restores it as a sibling of itself (rst_sibling), i.e. as a child of the restoring process. Its status
-/// still comes from pid plus start time; its exit code is recorded only when the restoring process waits
-/// for it (<see cref="RestoredProcess.Wait"/>, a foreground `supervisor restore`). After a detached
-/// restore nobody is its parent, so its exit code stays unknown (containerd's fallback, 255 in runc's
-/// terms): `state` then says stopped without an exit code.
+/// Checkpoint and restore through CRIU (reference §4). A restore runs criu under a supervisor-shim in
+/// restore mode: CRIU restores the init as a sibling of itself (rst_sibling), i.e. as the shim's child,
+/// and the shim adopts it once the runtime names it. From then on the restored container is watched
+/// exactly like a fresh one: the shim reaps the init, writes exit.json and exits with its code, and
+/// state.json records the shim's pid and start time.
 /// </summary>
 public sealed partial class Container
 {
@@ -42,6 +42,10 @@ public sealed partial class Container
         if (status is not (ContainerStatus.Running or ContainerStatus.Paused))
             throw new InvalidContainerStateException($"cannot checkpoint a container that is {status.ToOci()}");
         var step = options.PreDump ? "pre-dump" : "dump";
+        // A lazy dump leaves the memory behind a page server that serves it while the restore runs; the
+        // runtime runs no page server, so it is refused here rather than ignored.
+        if (options.LazyPages)
+            throw new RuntimeException("criu lazy-pages checkpoint is not supported by this runtime (it needs a page server); LazyPages applies to restore only");
         var client = OpenCriu();
         // A pre-dump relies on the kernel's soft-dirty bits to know what changed before the final dump;
         // CRIU itself only says "Tracking memory is not available" deep in its log.
@@ -88,8 +92,12 @@ public sealed partial class Container
             AtomicFile.Write(descriptorsPath, JsonSerializer.SerializeToUtf8Bytes(descriptors, CriuJsonContext.Default.ListString));
         if (handler.Marked)
         {
-            // CRIU has killed the tree; the shim reaps the init and exits on its own.
+            // CRIU has killed the tree; the shim reaps the init, writes its exit record and exits on its
+            // own. A restore must not start before that record is written, or it would outlive the
+            // restore and describe the old init as the new one's end.
             WaitGone(st.InitPid, st.InitStartTime, TimeSpan.FromSeconds(10));
+            if (st.ShimPid > 0)
+                WaitGone(st.ShimPid, st.ShimStartTime, TimeSpan.FromSeconds(10));
         }
     }
 
@@ -97,7 +105,8 @@ public sealed partial class Container
     /// Recreates the container from CRIU images: its cgroups with the config's limits, the rootfs bound on
     /// &lt;state dir&gt;/criu-root, the config's bind and cgroup mounts declared external, then CRIU
     /// restores the tree (in fresh namespaces) with its stdio pipes reconnected to <paramref name="io"/>.
-    /// The container is then running with the new pid. On failure nothing is left of the attempt: a
+    /// The container is then running with the new pid, monitored by a supervisor-shim (the one that ran
+    /// criu) as a fresh init would be. On failure nothing is left of the attempt: no shim, no criu, and a
     /// checkpointed container stays checkpointed, a new one (migration) leaves no state, cgroup or mount.
     /// </summary>
     public RestoredProcess Restore(ProcessIo io, CriuOptions options)
@@ -112,6 +121,7 @@ public sealed partial class Container
         string criuRoot = Path.Combine(StateDir, CriuRootDir);
         bool mounted = false;
         int pid = 0;
+        ShimHostedCriu? hosted = null;
         try
         {
             var client = OpenCriu();
@@ -134,6 +144,10 @@ public sealed partial class Container
             }
             cgroups.Create(config.Cgroups.Resources);
             _cgroups = cgroups;
+            // A dump of a paused container leaves its (now empty) freezer cgroup frozen; criu joins the
+            // cgroups before it forks the tree, so it would freeze itself. A restored container runs.
+            if (cgroups.GetFreezerState() is FreezerState.Frozen or FreezerState.Freezing)
+                cgroups.Thaw(_factory.Options.FreezeTimeout);
 
             // CRIU wants the root to be a mount point whose parent is not overmounted.
             Directory.CreateDirectory(criuRoot);
@@ -157,6 +171,10 @@ public sealed partial class Container
             var request = CriuRequests.Restore(options, target, IptablesAvailable());
             var handler = new RestoreNotifyHandler(config);
             var manager = cgroups;
+            // The exit record of the dumped init (written by its shim when CRIU killed it) is history
+            // now; from here on only the new shim writes one.
+            File.Delete(Path.Combine(StateDir, StateStore.ExitFileName));
+            var shimPath = _factory.Options.ResolveShimPath();
             var resp = client.Call(request, "restore", handler, new CriuStdio(io.Stdin, io.Stdout, io.Stderr),
                 (criuPid, req) =>
                 {
@@ -165,11 +183,16 @@ public sealed partial class Container
                     manager.Apply(criuPid);
                     CriuRequests.AddCgroupRoots(req.Opts, CriuRequests.ParseProcCgroup(File.ReadAllText($"/proc/{criuPid}/cgroup")));
                 },
-                Path.Combine(work, CriuRequests.RestoreLog));
+                Path.Combine(work, CriuRequests.RestoreLog),
+                (criuPath, stdio) => hosted = ShimHostedCriu.Spawn(shimPath, criuPath, StateDir,
+                    new ShimStdio(stdio.Stdin, stdio.Stdout, stdio.Stderr)));
             pid = handler.Pid != 0 ? handler.Pid : resp.Restore?.Pid ?? 0;
             if (pid <= 0)
                 throw new RuntimeException("criu restore reported no pid for the restored init");
+            var shim = hosted!.Session;
+            shim.Adopt(pid);
             ProcStat.TryRead(pid, out _, out var start);
+            ProcStat.TryRead(shim.ShimPid, out _, out var shimStart);
             var state = new StateFile
             {
                 Id = Id,
@@ -179,20 +202,21 @@ public sealed partial class Container
                 Owner = prior?.Owner ?? "",
                 InitPid = pid,
                 InitStartTime = start,
+                ShimPid = shim.ShimPid,
+                ShimStartTime = shimStart,
                 Started = true,
                 CgroupPaths = new Dictionary<string, string>(cgroups.Paths),
                 NamespacePaths = NamespacePathsOf(config, pid),
                 Config = config,
             };
-            // The exit record of the dumped init (written by its shim when CRIU killed it) is history now.
-            File.Delete(Path.Combine(StateDir, StateStore.ExitFileName));
             Store.Write(state);
             _state = state;
-            return new RestoredProcess(this, pid, start, handler.PtyMaster);
+            return new RestoredProcess(shim, pid, start, handler.PtyMaster);
         }
-        catch (Exception e) when (e is CriuException or RuntimeException or IOException or SyscallException or UnauthorizedAccessException)
+        catch (Exception e) when (e is CriuException or RuntimeException or IOException or SyscallException
+            or UnauthorizedAccessException or ShimException or TimeoutException)
         {
-            UndoRestore(prior, cgroups, pid);
+            UndoRestore(prior, cgroups, pid, hosted?.Session);
             if (e is CriuException)
                 throw new RuntimeException(e.Message, e);
             throw;
@@ -207,8 +231,15 @@ public sealed partial class Container
         }
     }
 
-    private void UndoRestore(StateFile? prior, ICgroupManager? cgroups, int pid)
+    private void UndoRestore(StateFile? prior, ICgroupManager? cgroups, int pid, ShimSession? shim)
     {
+        if (shim is not null)
+        {
+            // Before ADOPT the shim answers ABORT by killing criu and every child of its own (the
+            // restored init among them) and exiting; after it, the init is killed below and the shim
+            // follows it.
+            try { shim.Abort(); } catch (Exception e) when (e is SyscallException or ObjectDisposedException) { }
+        }
         if (pid > 0)
             TryKill(pid, SIGKILL);
         if (cgroups is not null)
@@ -223,6 +254,11 @@ public sealed partial class Container
             catch (Exception e) when (e is RuntimeException or IOException or SyscallException)
             {
             }
+        }
+        if (shim is not null)
+        {
+            try { shim.WaitShimExit(); } catch (SyscallException) { }
+            shim.Dispose();
         }
         if (prior is null)
         {
@@ -422,17 +458,18 @@ public sealed partial class Container
 }
 
 /// <summary>
-/// The init of a restored container. CRIU made it a child of the restoring process (rst_sibling), so
-/// <see cref="Wait"/> reaps it by its pid and records its exit in exit.json as a shim would.
+/// The init of a restored container, watched by the supervisor-shim that ran criu: the same contract as
+/// <see cref="ContainerProcess"/> for a fresh init. <see cref="Wait"/> returns the exit code the shim
+/// reports (which it has also written to exit.json); <see cref="Detach"/> lets the shim live on alone.
 /// </summary>
 public sealed class RestoredProcess : IDisposable
 {
-    private readonly Container _container;
+    private readonly ShimSession _session;
     private readonly ulong _startTime;
 
-    internal RestoredProcess(Container container, int pid, ulong startTime, SafeFileHandle? ptyMaster)
+    internal RestoredProcess(ShimSession session, int pid, ulong startTime, SafeFileHandle? ptyMaster)
     {
-        _container = container;
+        _session = session;
         Pid = pid;
         _startTime = startTime;
         PtyMaster = ptyMaster;
@@ -440,36 +477,29 @@ public sealed class RestoredProcess : IDisposable
 
     public int Pid { get; }
 
+    /// <summary>The pid of the supervisor-shim that is the init's parent.</summary>
+    public int ShimPid => _session.ShimPid;
+
     /// <summary>The pty master CRIU handed over (orphan-pts-master) when the container has a terminal.</summary>
     public SafeFileHandle? PtyMaster { get; }
 
-    /// <summary>Blocks until the init exits; returns its exit code (128+signal when killed) and records it.</summary>
-    public int Wait()
-    {
-        var (_, status) = Syscalls.WaitPid(Pid);
-        var record = new ExitRecord
-        {
-            Pid = Pid,
-            Status = status.Raw,
-            ExitCode = status.ExitCode,
-            Signal = status.Signal,
-            FinishedAt = DateTimeOffset.UtcNow,
-        };
-        try
-        {
-            AtomicFile.Write(Path.Combine(_container.StateDir, StateStore.ExitFileName),
-                JsonSerializer.SerializeToUtf8Bytes(record, RuntimeJsonContext.Default.ExitRecord));
-        }
-        catch (IOException)
-        {
-            // The container was deleted meanwhile: nobody is left to read the record.
-        }
-        return status.ExitCode;
-    }
+    /// <summary>Blocks until the init exits; returns its exit code (128+signal when killed).</summary>
+    public int Wait() => _session.WaitExit().ExitCode;
 
     public bool IsAlive => ProcStat.IsAlive(Pid, _startTime);
 
-    public void Dispose() => PtyMaster?.Dispose();
+    /// <summary>Lets the shim live on without us (restore -d): closes our end of its control socket.</summary>
+    public void Detach() => _session.Detach();
+
+    /// <summary>Reaps the shim once it has exited (after the last process of the container).</summary>
+    public int WaitShim() => _session.WaitShimExit();
+
+    /// <summary>Detaches from the shim (it keeps monitoring) and closes the pty master.</summary>
+    public void Dispose()
+    {
+        _session.Dispose();
+        PtyMaster?.Dispose();
+    }
 }
 
 [JsonSerializable(typeof(List<string>))]

@@ -351,7 +351,13 @@ public sealed partial class Container
             throw new InvalidContainerStateException($"cannot delete container {Id} that is not stopped: {status.ToOci()}");
         KillAll();
         if (st is not null)
+        {
             WaitGone(st.InitPid, st.InitStartTime, TimeSpan.FromSeconds(10));
+            // The shim writes exit.json into the state directory after it reaps the init; removing the
+            // directory while it does so fails ("directory not empty") or leaves the record behind.
+            if (st.ShimPid > 0)
+                WaitGone(st.ShimPid, st.ShimStartTime, TimeSpan.FromSeconds(10));
+        }
         WaitCgroupEmpty(TimeSpan.FromSeconds(10));
         Cgroups.Destroy();
         if (st is not null)

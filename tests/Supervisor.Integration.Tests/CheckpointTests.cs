@@ -289,6 +289,191 @@ public sealed class CheckpointTests : IDisposable
         Assert.Equal(0, Cli.Run(_root.Path, "delete", "--force", id).ExitCode);
     }
 
+    /// <summary>A counter that exits 7 on SIGTERM (the trap runs once the current sleep returns).</summary>
+    private const string TrapScript = "trap 'exit 7' TERM; " + CounterScript;
+
+    private static JsonObject StateFileOf(string root, string id) =>
+        JsonNode.Parse(File.ReadAllText(Path.Combine(root, id, "state.json")))!.AsObject();
+
+    private static int ParentOf(int pid) =>
+        int.Parse(File.ReadAllLines($"/proc/{pid}/status").First(l => l.StartsWith("PPid:", StringComparison.Ordinal))[5..].Trim());
+
+    private static bool IsShim(int pid)
+    {
+        try
+        {
+            var argv0 = File.ReadAllText($"/proc/{pid}/cmdline").Split('\0')[0];
+            return argv0.EndsWith("supervisor-shim", StringComparison.Ordinal);
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Waits until the container is stopped and its shim has gone (it exits after writing exit.json).</summary>
+    private static JsonObject WaitStopped(string root, string id, int shimPid)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (DateTime.UtcNow < deadline)
+        {
+            var st = State(root, id);
+            if ((string)st["status"]! == "stopped" && !IsShim(shimPid))
+                return st;
+            Thread.Sleep(20);
+        }
+        throw new TimeoutException($"container {id} never stopped");
+    }
+
+    private (string Id, int AtCheckpoint) CheckpointedCounter(Bundle b, string prefix)
+    {
+        var id = RunDetached(b, prefix);
+        WaitCounterAbove(b, Base);
+        var cp = Sh($"{Sv(_root.Path)} checkpoint {id}");
+        Assert.True(cp.ExitCode == 0, cp.ToString());
+        return (id, Counter(b));
+    }
+
+    /// <summary>
+    /// After `restore -d` the restored init runs under a supervisor-shim, as a fresh init does: the shim
+    /// is its parent and is recorded in state.json, and a `kill` ends in the workload's own exit code,
+    /// which the shim writes to exit.json and `state` reports.
+    /// </summary>
+    [CriuFact]
+    public void A_detached_restore_is_watched_by_a_shim_and_kill_records_the_exit_code()
+    {
+        var b = new Bundle(_root.Path, args: ["/bin/sh", "-c", TrapScript]);
+        _cleanup.Add(b);
+        var (id, atCheckpoint) = CheckpointedCounter(b, "crshim");
+        int oldShim = (int)StateFileOf(_root.Path, id)["shimPid"]!;
+        Assert.False(IsShim(oldShim), "the dumped container's shim is still running");
+
+        var rs = Sh($"{Sv(_root.Path)} restore -d {id} </dev/null >/dev/null 2>/dev/null");
+        Assert.True(rs.ExitCode == 0, rs.ToString());
+        var st = State(_root.Path, id);
+        Assert.Equal("running", (string)st["status"]!);
+        int pid = (int)st["pid"]!;
+        int shim = (int)StateFileOf(_root.Path, id)["shimPid"]!;
+        Assert.True(IsShim(shim), $"pid {shim} recorded as the shim is not a supervisor-shim");
+        Assert.Equal(shim, ParentOf(pid));
+        Assert.False(File.Exists(Path.Combine(_root.Path, id, "exit.json")), "the dumped init's exit record survived the restore");
+        AssertResumedFrom(b, atCheckpoint);
+
+        var kill = Cli.Run(_root.Path, "kill", id, "TERM");
+        Assert.True(kill.ExitCode == 0, kill.ToString());
+        st = WaitStopped(_root.Path, id, shim);
+        Assert.Equal(7, (int)st["exitCode"]!);
+        var exit = JsonNode.Parse(File.ReadAllText(Path.Combine(_root.Path, id, "exit.json")))!;
+        Assert.Equal(pid, (int)exit["pid"]!);
+        Assert.Equal(7, (int)exit["exitCode"]!);
+        Assert.Equal(0, (int)exit["signal"]!);
+        Assert.Equal(0, Cli.Run(_root.Path, "delete", id).ExitCode);
+    }
+
+    /// <summary>A foreground restore returns the restored workload's exit code (here 128+9) and deletes
+    /// the container, as `run` does.</summary>
+    [CriuFact]
+    public void A_foreground_restore_returns_the_workloads_exit_code()
+    {
+        var b = CounterBundle();
+        var (id, atCheckpoint) = CheckpointedCounter(b, "crfg");
+        // The dumped stdio was /dev/null (a file with a position), so the restoring caller's must be too:
+        // CRIU cannot put a file's position onto a pipe.
+        using var restore = Process.Start(new ProcessStartInfo("/bin/sh")
+        {
+            ArgumentList = { "-c", $"exec {Sv(_root.Path)} restore {id} </dev/null >/dev/null 2>&1" },
+            UseShellExecute = false,
+        })!;
+        AssertResumedFrom(b, atCheckpoint);
+        var st = State(_root.Path, id);
+        Assert.Equal("running", (string)st["status"]!);
+        int pid = (int)st["pid"]!;
+        int shim = (int)StateFileOf(_root.Path, id)["shimPid"]!;
+        Assert.Equal(shim, ParentOf(pid));
+        Assert.Equal(restore.Id, ParentOf(shim));
+
+        Assert.Equal(0, Cli.Run(_root.Path, "kill", id, "KILL").ExitCode);
+        Assert.True(restore.WaitForExit(TimeSpan.FromSeconds(60)), "the foreground restore did not return");
+        Assert.Equal(137, restore.ExitCode);
+        Assert.False(Directory.Exists(Path.Combine(_root.Path, id)), "the foreground restore left its container behind");
+        Assert.False(IsShim(shim), "the shim outlived the container");
+    }
+
+    /// <summary>
+    /// CRIU fails inside the shim (an image is missing): the error names the step and the log, the
+    /// checkpointed container stays checkpointed, and neither criu nor a shim is left behind; under a
+    /// new id (migration) no state, cgroup or shim remains either.
+    /// </summary>
+    [CriuFact]
+    public void A_restore_that_fails_in_criu_leaves_no_shim_and_no_half_made_container()
+    {
+        var b = CounterBundle();
+        var (id, _) = CheckpointedCounter(b, "crbad");
+        var images = Path.Combine(_root.Path, id, "criu.image");
+        foreach (var f in Directory.GetFiles(images, "core-*.img"))
+            File.Delete(f);
+        var factory = new ContainerFactory(new RuntimeOptions
+        {
+            StateRoot = _root.Path,
+            ShimPath = Path.Combine(TestPaths.BinDir, "supervisor-shim"),
+            CriuPath = CriuFactAttribute.CriuPath,
+        });
+        var devnull = File.OpenHandle("/dev/null", FileMode.Open, FileAccess.ReadWrite);
+        int nullFd = (int)devnull.DangerousGetHandle();
+        var io = new ProcessIo { Stdin = nullFd, Stdout = nullFd, Stderr = nullFd };
+
+        var e = Assert.Throws<RuntimeException>(() => factory.Load(id).Restore(io, new CriuOptions()));
+        Assert.StartsWith("criu restore failed:", e.Message);
+        Assert.Contains(Path.Combine(images, "restore.log"), e.Message);
+        Assert.Equal("checkpointed", (string)State(_root.Path, id)["status"]!);
+        Assert.Empty(ChildShims());
+
+        var config = SpecConverter.Convert(SpecLoader.LoadBundle(b.Dir), b.Dir);
+        var other = StateRoot.NewId("crbadnew");
+        e = Assert.Throws<RuntimeException>(() => factory.Restore(other, b.Dir, config, io,
+            new CriuOptions { ImagesDirectory = images }));
+        Assert.StartsWith("criu restore failed:", e.Message);
+        Assert.False(Directory.Exists(Path.Combine(_root.Path, other)));
+        Assert.False(Directory.Exists($"/sys/fs/cgroup/pids/{other}"));
+        Assert.Empty(ChildShims());
+        devnull.Dispose();
+    }
+
+    /// <summary>Shims (alive or zombie) among this test process's children.</summary>
+    private static List<int> ChildShims()
+    {
+        var result = new List<int>();
+        foreach (var task in Directory.GetDirectories("/proc/self/task"))
+        {
+            string children;
+            try
+            {
+                children = File.ReadAllText(Path.Combine(task, "children"));
+            }
+            catch (IOException)
+            {
+                continue;
+            }
+            foreach (var p in children.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            {
+                int pid = int.Parse(p);
+                // A zombie has no cmdline left, but the shim's name (it runs from a sealed memfd) stays.
+                string stat;
+                try
+                {
+                    stat = File.ReadAllText($"/proc/{pid}/stat");
+                }
+                catch (IOException)
+                {
+                    continue;
+                }
+                if (IsShim(pid) || stat.Contains("(memfd:superviso)", StringComparison.Ordinal))
+                    result.Add(pid);
+            }
+        }
+        return result;
+    }
+
     private static Process StartCli(string root, params string[] args)
     {
         var psi = new ProcessStartInfo(TestPaths.Cli)
@@ -378,6 +563,43 @@ public sealed class CheckpointTests : IDisposable
         Assert.Equal(frozenAt, Counter(b));
         Assert.Equal(0, Cli.Run(_root.Path, "resume", id).ExitCode);
         Assert.True(WaitCounterAbove(b, frozenAt) > frozenAt);
+    }
+
+    /// <summary>A paused container dumped without --leave-running is gone like any other, and its restore
+    /// runs (the freezer cgroup the dump left frozen is thawed first).</summary>
+    [CriuFact]
+    public void A_paused_container_checkpointed_is_restored_running()
+    {
+        var b = CounterBundle();
+        var id = RunDetached(b, "crpausecp");
+        WaitCounterAbove(b, Base);
+        Assert.Equal(0, Cli.Run(_root.Path, "pause", id).ExitCode);
+        var frozenAt = Counter(b);
+        var r = Sh($"{Sv(_root.Path)} checkpoint {id}");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal("checkpointed", (string)State(_root.Path, id)["status"]!);
+        Assert.Equal(frozenAt, Counter(b));
+
+        r = Sh($"{Sv(_root.Path)} restore -d {id} </dev/null >/dev/null 2>/dev/null");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal("running", (string)State(_root.Path, id)["status"]!);
+        AssertResumedFrom(b, frozenAt);
+        Assert.Equal(0, Cli.Run(_root.Path, "delete", "--force", id).ExitCode);
+    }
+
+    [CriuFact]
+    public void A_lazy_pages_checkpoint_is_refused_clearly()
+    {
+        var b = CounterBundle();
+        var id = RunDetached(b, "crlazy");
+        var e = Assert.Throws<RuntimeException>(() => new ContainerFactory(new RuntimeOptions
+        {
+            StateRoot = _root.Path,
+            ShimPath = Path.Combine(TestPaths.BinDir, "supervisor-shim"),
+            CriuPath = CriuFactAttribute.CriuPath,
+        }).Load(id).Checkpoint(new CriuOptions { LazyPages = true }));
+        Assert.Contains("lazy-pages checkpoint is not supported", e.Message);
+        Assert.Equal("running", (string)State(_root.Path, id)["status"]!);
     }
 
     [CriuFact]

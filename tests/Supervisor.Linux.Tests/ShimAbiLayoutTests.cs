@@ -44,7 +44,7 @@ public class ShimAbiLayoutTests
                     O(shim_seccomp, flags); O(shim_seccomp, count); O(shim_console_size, rows); O(shim_console_size, cols);
                     O(shim_mkdir, mode);
                     V(SHIM_ABI_VERSION); V(SHIM_REQUEST_MAGIC); V(SHIM_MAX_REQUEST); V(SHIM_ERROR_DETAIL); V(SHIM_UMASK_UNSET);
-                    V(SHIM_MODE_INIT); V(SHIM_MODE_EXEC); V(SHIM_MOUNT_FS); V(SHIM_MOUNT_BIND);
+                    V(SHIM_MODE_INIT); V(SHIM_MODE_EXEC); V(SHIM_MODE_RESTORE); V(SHIM_MOUNT_FS); V(SHIM_MOUNT_BIND);
                     GENERATED
                     return 0;
                 }
@@ -143,6 +143,7 @@ public class ShimAbiLayoutTests
         Assert.Equal(ShimAbi.UmaskUnset, N("value SHIM_UMASK_UNSET"));
         Assert.Equal((long)ShimMode.Init, N("value SHIM_MODE_INIT"));
         Assert.Equal((long)ShimMode.Exec, N("value SHIM_MODE_EXEC"));
+        Assert.Equal((long)ShimMode.Restore, N("value SHIM_MODE_RESTORE"));
         Assert.Equal((long)ShimMountKind.Fs, N("value SHIM_MOUNT_FS"));
         Assert.Equal((long)ShimMountKind.Bind, N("value SHIM_MOUNT_BIND"));
         foreach (var m in Enum.GetValues<ShimMessage>())

@@ -7,8 +7,9 @@ namespace Supervisor.Cli.Commands;
 
 /// <summary>
 /// `restore ID`: recreate a container from CRIU images. A checkpointed container is restored in place;
-/// an unknown id is created from the bundle first (the migration case). In the foreground the CLI is the
-/// restored init's parent: it waits, records the exit code and deletes the container, as `run` does.
+/// an unknown id is created from the bundle first (the migration case). The restored init runs under a
+/// supervisor-shim like a fresh one; in the foreground the CLI waits for the exit code the shim reports,
+/// deletes the container and returns the code, as `run` does. `-d` leaves the shim watching alone.
 /// </summary>
 internal static class RestoreCommand
 {
@@ -61,7 +62,10 @@ internal static class RestoreCommand
             if (parse.GetValue(pidFile) is { Length: > 0 } path)
                 CommandSet.WritePidFile(path, process.Pid);
             if (parse.GetValue(detach))
+            {
+                process.Detach();
                 return 0;
+            }
             int code;
             using (SignalForwarder.Forward(process.Pid))
             {
@@ -75,6 +79,7 @@ internal static class RestoreCommand
             {
                 ErrorLog.Write(parse, e);
             }
+            process.WaitShim();
             return code;
         }));
         return cmd;

@@ -15,8 +15,6 @@ public sealed record SeqPacket(byte[] Data, SafeFileHandle? Fd);
 public sealed unsafe class SeqPacketSocket : IDisposable
 {
     public const int SOCK_SEQPACKET = 5;
-    private const int MSG_TRUNC = 0x20;
-    private const int MSG_CTRUNC = 0x08;
     private int _fd;
 
     private SeqPacketSocket(int fd) => _fd = fd;
@@ -35,33 +33,11 @@ public sealed unsafe class SeqPacketSocket : IDisposable
     public void Send(ReadOnlySpan<byte> data, int fdToPass = -1)
     {
         ObjectDisposedException.ThrowIf(_fd < 0, this);
-        byte dummy = 0;
-        const int controlSize = 24; // CMSG_SPACE(sizeof(int))
-        byte* control = stackalloc byte[controlSize];
-        fixed (byte* p = data)
+        while (UnixMessages.Send(_fd, data, fdToPass) < 0)
         {
-            var iov = new LibcSocket.IoVec { Base = data.Length > 0 ? p : &dummy, Length = (nuint)data.Length };
-            var msg = new LibcSocket.MsgHdr { Iov = &iov, IovLength = 1 };
-            if (fdToPass >= 0)
-            {
-                new Span<byte>(control, controlSize).Clear();
-                var c = (LibcSocket.CmsgHdr*)control;
-                c->Length = (nuint)(sizeof(LibcSocket.CmsgHdr) + sizeof(int));
-                c->Level = LibcSocket.SOL_SOCKET;
-                c->Type = LibcSocket.SCM_RIGHTS;
-                *(int*)(control + sizeof(LibcSocket.CmsgHdr)) = fdToPass;
-                msg.Control = control;
-                msg.ControlLength = controlSize;
-            }
-            while (true)
-            {
-                nint n = LibcSocket.SendMsg(_fd, &msg, LibcSocket.MSG_NOSIGNAL);
-                if (n >= 0)
-                    return;
-                var e = Syscalls.LastErrno();
-                if (e != Errno.EINTR)
-                    throw new SyscallException("sendmsg", "seqpacket socket " + _fd.ToString(CultureInfo.InvariantCulture), e);
-            }
+            var e = Syscalls.LastErrno();
+            if (e != Errno.EINTR)
+                throw new SyscallException("sendmsg", "seqpacket socket " + _fd.ToString(CultureInfo.InvariantCulture), e);
         }
     }
 
@@ -73,58 +49,28 @@ public sealed unsafe class SeqPacketSocket : IDisposable
     {
         ObjectDisposedException.ThrowIf(_fd < 0, this);
         var buffer = new byte[maxSize];
-        const int controlSize = 64;
-        byte* control = stackalloc byte[controlSize];
-        fixed (byte* p = buffer)
+        SafeFileHandle? fd = null;
+        nint n;
+        int flags;
+        while ((n = UnixMessages.Receive(_fd, buffer, ref fd, out flags)) < 0)
         {
-            var iov = new LibcSocket.IoVec { Base = p, Length = (nuint)buffer.Length };
-            var msg = new LibcSocket.MsgHdr { Iov = &iov, IovLength = 1, Control = control, ControlLength = controlSize };
-            nint n;
-            while (true)
-            {
-                n = LibcSocket.RecvMsg(_fd, &msg, LibcSocket.MSG_CMSG_CLOEXEC);
-                if (n >= 0)
-                    break;
-                var e = Syscalls.LastErrno();
-                if (e != Errno.EINTR)
-                    throw new SyscallException("recvmsg", "seqpacket socket " + _fd.ToString(CultureInfo.InvariantCulture), e);
-            }
-            SafeFileHandle? fd = null;
-            nuint off = 0;
-            // CMSG_FIRSTHDR/CMSG_NXTHDR: 16-byte headers, entries aligned to 8 bytes.
-            while (off + (nuint)sizeof(LibcSocket.CmsgHdr) <= msg.ControlLength)
-            {
-                var c = (LibcSocket.CmsgHdr*)(control + off);
-                if (c->Length < (nuint)sizeof(LibcSocket.CmsgHdr))
-                    break;
-                if (c->Level == LibcSocket.SOL_SOCKET && c->Type == LibcSocket.SCM_RIGHTS)
-                {
-                    int count = (int)((c->Length - (nuint)sizeof(LibcSocket.CmsgHdr)) / sizeof(int));
-                    int* fds = (int*)((byte*)c + sizeof(LibcSocket.CmsgHdr));
-                    for (int i = 0; i < count; i++)
-                    {
-                        if (fd is null)
-                            fd = new SafeFileHandle(fds[i], ownsHandle: true);
-                        else
-                            LibcIo.Close(fds[i]);
-                    }
-                }
-                off += (c->Length + 7) & ~(nuint)7;
-            }
-            if ((msg.Flags & MSG_TRUNC) != 0)
-            {
-                fd?.Dispose();
-                throw new SyscallException("recvmsg", $"record larger than {maxSize} bytes", Errno.EMSGSIZE);
-            }
-            if ((msg.Flags & MSG_CTRUNC) != 0)
-            {
-                fd?.Dispose();
-                throw new SyscallException("recvmsg", "control data truncated", Errno.EMSGSIZE);
-            }
-            if (n == 0 && fd is null)
-                return null;
-            return new SeqPacket(buffer.AsSpan(0, (int)n).ToArray(), fd);
+            var e = Syscalls.LastErrno();
+            if (e != Errno.EINTR)
+                throw new SyscallException("recvmsg", "seqpacket socket " + _fd.ToString(CultureInfo.InvariantCulture), e);
         }
+        if ((flags & UnixMessages.MSG_TRUNC) != 0)
+        {
+            fd?.Dispose();
+            throw new SyscallException("recvmsg", $"record larger than {maxSize} bytes", Errno.EMSGSIZE);
+        }
+        if ((flags & UnixMessages.MSG_CTRUNC) != 0)
+        {
+            fd?.Dispose();
+            throw new SyscallException("recvmsg", "control data truncated", Errno.EMSGSIZE);
+        }
+        if (n == 0 && fd is null)
+            return null;
+        return new SeqPacket(buffer.AsSpan(0, (int)n).ToArray(), fd);
     }
 
     public void Dispose()

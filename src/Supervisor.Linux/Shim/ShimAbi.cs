@@ -6,7 +6,7 @@ namespace Supervisor.Linux.Shim;
 /// </summary>
 public static class ShimAbi
 {
-    public const ushort AbiVersion = 1;
+    public const ushort AbiVersion = 2;
     public const uint RequestMagic = 0x56505553u;
     public const uint MaxRequest = 8u * 1024u * 1024u;
     public const int ErrorDetailLength = 512;
@@ -55,12 +55,16 @@ public enum ShimMessage : uint
     Go = 2,
     Start = 3,
     Abort = 4,
+    /// <summary>Restore mode: the restored init the shim is to monitor.</summary>
+    Adopt = 5,
     Child = 16,
     Ready = 17,
     Execed = 18,
     Error = 19,
     Exited = 20,
     Pty = 21,
+    /// <summary>Restore mode: criu, the shim's helper child, ended (pid and wait status).</summary>
+    HelperExited = 22,
 }
 
 /// <summary>enum shim_tag: record tags of the request blob.</summary>

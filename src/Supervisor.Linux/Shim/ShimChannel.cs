@@ -48,21 +48,18 @@ internal sealed unsafe class ShimChannel : IDisposable
 
     private void SendAll(ReadOnlySpan<byte> data)
     {
-        fixed (byte* p = data)
+        int done = 0;
+        while (done < data.Length)
         {
-            int done = 0;
-            while (done < data.Length)
+            nint n = UnixMessages.Send(_fd, data[done..]);
+            if (n < 0)
             {
-                nint n = LibcSocket.Send(_fd, p + done, (nuint)(data.Length - done), LibcSocket.MSG_NOSIGNAL);
-                if (n < 0)
-                {
-                    var e = Syscalls.LastErrno();
-                    if (e == Errno.EINTR)
-                        continue;
-                    throw new SyscallException("send", "shim control socket", e);
-                }
-                done += (int)n;
+                var e = Syscalls.LastErrno();
+                if (e == Errno.EINTR)
+                    continue;
+                throw new SyscallException("sendmsg", "shim control socket", e);
             }
+            done += (int)n;
         }
     }
 
@@ -121,42 +118,7 @@ internal sealed unsafe class ShimChannel : IDisposable
         return true;
     }
 
-    private nint RecvSome(Span<byte> buf, ref SafeFileHandle? fd)
-    {
-        const int controlSize = 64;
-        byte* control = stackalloc byte[controlSize];
-        new Span<byte>(control, controlSize).Clear();
-        fixed (byte* p = buf)
-        {
-            var iov = new LibcSocket.IoVec { Base = p, Length = (nuint)buf.Length };
-            var msg = new LibcSocket.MsgHdr { Iov = &iov, IovLength = 1, Control = control, ControlLength = controlSize };
-            nint n = LibcSocket.RecvMsg(_fd, &msg, LibcSocket.MSG_CMSG_CLOEXEC);
-            if (n < 0)
-                return n;
-            // Walk the cmsg list (CMSG_FIRSTHDR/CMSG_NXTHDR): headers are 16 bytes, entries 8-aligned.
-            nuint off = 0;
-            while (off + (nuint)sizeof(LibcSocket.CmsgHdr) <= msg.ControlLength)
-            {
-                var c = (LibcSocket.CmsgHdr*)(control + off);
-                if (c->Length < (nuint)sizeof(LibcSocket.CmsgHdr))
-                    break;
-                if (c->Level == LibcSocket.SOL_SOCKET && c->Type == LibcSocket.SCM_RIGHTS)
-                {
-                    int count = (int)((c->Length - (nuint)sizeof(LibcSocket.CmsgHdr)) / sizeof(int));
-                    int* fds = (int*)((byte*)c + sizeof(LibcSocket.CmsgHdr));
-                    for (int i = 0; i < count; i++)
-                    {
-                        if (fd is null)
-                            fd = new SafeFileHandle(fds[i], ownsHandle: true);
-                        else
-                            LibcIo.Close(fds[i]);
-                    }
-                }
-                off += (c->Length + 7) & ~(nuint)7;
-            }
-            return n;
-        }
-    }
+    private nint RecvSome(Span<byte> buf, ref SafeFileHandle? fd) => UnixMessages.Receive(_fd, buf, ref fd, out _);
 
     private void WaitReadable(long deadline, CancellationToken ct)
     {

@@ -44,6 +44,8 @@ public enum ShimMode : ushort
 {
     Init = 1,
     Exec = 2,
+    /// <summary>Run criu swrk (Args/Env) with its RPC socket as the one preserved fd and monitor the init it restores.</summary>
+    Restore = 3,
 }
 
 [Flags]

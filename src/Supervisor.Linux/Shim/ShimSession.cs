@@ -11,6 +11,12 @@ namespace Supervisor.Linux.Shim;
 public sealed record ShimStdio(int Stdin = 0, int Stdout = 1, int Stderr = 2)
 {
     public static ShimStdio Inherit { get; } = new();
+
+    /// <summary>
+    /// Fds of ours that become the preserved fds 3, 4, ... (one per <see cref="ShimRequest.PreserveFds"/>).
+    /// Null: the preserved fds are our own fds 3..3+N-1, inherited as they are (--preserve-fds).
+    /// </summary>
+    public IReadOnlyList<int>? Preserved { get; init; }
 }
 
 /// <summary>The end of the container process, as the shim reported it.</summary>
@@ -26,7 +32,8 @@ public readonly record struct ShimExit(int Pid, int RawStatus)
 /// <summary>
 /// One supervisor-shim process and the conversation with it over its control socket:
 /// <c>Spawn → WaitChild → (parent-side work) → Go → WaitReady → Start → WaitExeced → WaitExit</c>
-/// in init mode, <c>Spawn → WaitChild → Go → WaitExeced → WaitExit</c> in exec mode.
+/// in init mode, <c>Spawn → WaitChild → Go → WaitExeced → WaitExit</c> in exec mode, and
+/// <c>Spawn → WaitChild (criu) → (the CRIU RPC) → WaitHelperExit → Adopt → WaitExit</c> in restore mode.
 /// <para>The shim is our child. Only <see cref="WaitShimExit"/> reaps it, by its pid: a .NET process must
 /// never call waitpid(-1), which would steal the runtime's own children.</para>
 /// </summary>
@@ -62,66 +69,24 @@ public sealed unsafe class ShimSession : IDisposable
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(stdio);
         byte[] blob = ShimRequestEncoder.Encode(request);
+        if (stdio.Preserved is { } preserved && preserved.Count != request.PreserveFds)
+            throw new ArgumentException($"{preserved.Count} fds given for {request.PreserveFds} preserved fds", nameof(stdio));
 
         int* sv = stackalloc int[2];
-        // Close-on-exec on both ends: the shim's end reaches it through the dup2 file action below, which
+        // Close-on-exec on both ends: the shim's end reaches it through the dup2 of the spawn, which
         // clears the flag on the copy only. Nothing else we spawn ever inherits either end.
         if (LibcSocket.SocketPair(LibcSocket.AF_UNIX, LibcSocket.SOCK_STREAM | LibcSocket.SOCK_CLOEXEC, 0, sv) < 0)
             throw new SyscallException("socketpair", null, Syscalls.LastErrno());
         int ours = sv[0], theirs = sv[1];
         int controlFd = 3 + checked((int)request.PreserveFds);
-        var temps = new List<int> { theirs };
+        var fds = new List<SpawnFd> { new(stdio.Stdin, 0), new(stdio.Stdout, 1), new(stdio.Stderr, 2) };
+        for (int i = 0; i < (stdio.Preserved?.Count ?? 0); i++)
+            fds.Add(new(stdio.Preserved![i], 3 + i));
+        fds.Add(new(theirs, controlFd));
         int pid;
-        void* actions = NativeMemory.AllocZeroed(LibcSpawn.SpawnObjectSize);
-        void* attr = NativeMemory.AllocZeroed(LibcSpawn.SpawnObjectSize);
-        void* mask = NativeMemory.AllocZeroed(LibcSpawn.SigsetSize);
-        void* defaults = NativeMemory.AllocZeroed(LibcSpawn.SigsetSize);
-        bool actionsInit = false, attrInit = false;
         try
         {
-            Check(LibcSpawn.FileActionsInit(actions), "posix_spawn_file_actions_init");
-            actionsInit = true;
-            // Every source is first copied above all targets, so no dup2 can overwrite a source that a
-            // later dup2 still needs (e.g. stdout given as our fd 0, or as fd 3+N).
-            int[] sources = [stdio.Stdin, stdio.Stdout, stdio.Stderr];
-            for (int target = 0; target < 3; target++)
-            {
-                if (sources[target] == target)
-                    continue;
-                int tmp = DupAbove(sources[target], controlFd + 1);
-                temps.Add(tmp);
-                Check(LibcSpawn.FileActionsAddDup2(actions, tmp, target), "posix_spawn_file_actions_adddup2");
-            }
-            int ctl = DupAbove(theirs, controlFd + 1);
-            temps.Add(ctl);
-            Check(LibcSpawn.FileActionsAddDup2(actions, ctl, controlFd), "posix_spawn_file_actions_adddup2");
-
-            Check(LibcSpawn.AttrInit(attr), "posix_spawnattr_init");
-            attrInit = true;
-            // .NET ignores SIGPIPE and may block signals on the calling thread; ignored dispositions and
-            // the mask survive execve, and the container would inherit them through the shim.
-            LibcSpawn.SigEmptySet(mask);
-            LibcSpawn.SigFillSet(defaults);
-            Check(LibcSpawn.AttrSetSigMask(attr, mask), "posix_spawnattr_setsigmask");
-            Check(LibcSpawn.AttrSetSigDefault(attr, defaults), "posix_spawnattr_setsigdefault");
-            Check(LibcSpawn.AttrSetFlags(attr, LibcSpawn.POSIX_SPAWN_SETSIGMASK | LibcSpawn.POSIX_SPAWN_SETSIGDEF),
-                "posix_spawnattr_setflags");
-
-            byte[] path = NulTerminated(shimPath);
-            byte[] arg1 = NulTerminated(controlFd.ToString(CultureInfo.InvariantCulture));
-            fixed (byte* pPath = path)
-            fixed (byte* pArg1 = arg1)
-            {
-                byte** argv = stackalloc byte*[3];
-                argv[0] = pPath;
-                argv[1] = pArg1;
-                argv[2] = null;
-                byte** envp = stackalloc byte*[1];
-                envp[0] = null;
-                int err = LibcSpawn.PosixSpawn(out pid, pPath, actions, attr, argv, envp);
-                if (err != 0)
-                    throw new SyscallException("posix_spawn", shimPath, (Errno)err);
-            }
+            pid = ProcessSpawner.Spawn(shimPath, [shimPath, controlFd.ToString(CultureInfo.InvariantCulture)], [], fds);
         }
         catch
         {
@@ -130,16 +95,7 @@ public sealed unsafe class ShimSession : IDisposable
         }
         finally
         {
-            if (actionsInit)
-                LibcSpawn.FileActionsDestroy(actions);
-            if (attrInit)
-                LibcSpawn.AttrDestroy(attr);
-            NativeMemory.Free(actions);
-            NativeMemory.Free(attr);
-            NativeMemory.Free(mask);
-            NativeMemory.Free(defaults);
-            foreach (int fd in temps)
-                LibcIo.Close(fd);
+            LibcIo.Close(theirs);
         }
 
         var session = new ShimSession(pid, ours);
@@ -153,27 +109,6 @@ public sealed unsafe class ShimSession : IDisposable
             session.ThrowFromSocket();
         }
         return session;
-    }
-
-    private static void Check(int result, string op)
-    {
-        if (result != 0)
-            throw new SyscallException(op, null, (Errno)result);
-    }
-
-    private static int DupAbove(int fd, int min)
-    {
-        int r = LibcIo.Fcntl(fd, LibcIo.F_DUPFD_CLOEXEC, min);
-        if (r < 0)
-            throw new SyscallException("fcntl(F_DUPFD_CLOEXEC)", fd.ToString(CultureInfo.InvariantCulture), Syscalls.LastErrno());
-        return r;
-    }
-
-    private static byte[] NulTerminated(string s)
-    {
-        var b = new byte[Encoding.UTF8.GetByteCount(s) + 1];
-        Encoding.UTF8.GetBytes(s, b);
-        return b;
     }
 
     private void ThrowFromSocket()
@@ -224,7 +159,32 @@ public sealed unsafe class ShimSession : IDisposable
             BinaryPrimitives.ReadInt32LittleEndian(f.Payload.AsSpan(4)));
     }
 
-    /// <summary>Kill a child that has not been started; the shim exits 255.</summary>
+    /// <summary>
+    /// Restore mode: names the restored init (the pid CRIU reported) for the shim to monitor. The shim
+    /// accepts only its own child, and answers EXECED; from then on it writes exit.json and reports
+    /// EXITED exactly as for an init it started.
+    /// </summary>
+    public int Adopt(int pid, TimeSpan? timeout = null)
+    {
+        Span<byte> payload = stackalloc byte[ShimAbi.PidMsgSize];
+        BinaryPrimitives.WriteInt32LittleEndian(payload, pid);
+        _channel.Send(ShimMessage.Adopt, payload);
+        ChildPid = ShimChannel.DecodePid(Expect(ShimMessage.Execed, timeout ?? TimeSpan.FromSeconds(30), default));
+        return ChildPid;
+    }
+
+    /// <summary>Restore mode: criu, the shim's helper child, ended; its pid and wait status.</summary>
+    public ShimExit WaitHelperExit(TimeSpan? timeout = null)
+    {
+        var f = Expect(ShimMessage.HelperExited, timeout, default);
+        if (f.Payload.Length < ShimAbi.ExitMsgSize)
+            throw new ShimException(ShimStep.Sync, Errno.EINVAL, "short HELPER_EXITED message from the shim");
+        return new ShimExit(BinaryPrimitives.ReadInt32LittleEndian(f.Payload),
+            BinaryPrimitives.ReadInt32LittleEndian(f.Payload.AsSpan(4)));
+    }
+
+    /// <summary>Kill a child that has not been started (in restore mode: criu and whatever it restored,
+    /// before <see cref="Adopt"/>); the shim exits 255.</summary>
     public void Abort() => _channel.Send(ShimMessage.Abort, default);
 
     /// <summary>Close our end without killing anything. After READY or EXECED the shim keeps running
@@ -263,6 +223,9 @@ public sealed unsafe class ShimSession : IDisposable
                 case ShimMessage.Execed when expected == ShimMessage.Exited:
                     // A caller that only cares about the end may skip WaitExeced.
                     f.Fd?.Dispose();
+                    continue;
+                case ShimMessage.HelperExited when expected != ShimMessage.HelperExited:
+                    // criu's end matters only to a caller that waits for it.
                     continue;
             }
             f.Fd?.Dispose();

@@ -14,7 +14,7 @@ public sealed class CriuFactAttribute : FactAttribute
         ? p
         : "/opt/supervisor/criu/bin/criu";
 
-    private static readonly Lazy<bool> DirtyTracking = new(() => Run("check --feature mem_dirty_track").Code == 0);
+    private static readonly Lazy<(int Code, string Output)> DirtyTrackingCheck = new(() => Run("check --feature mem_dirty_track"));
 
     public CriuFactAttribute()
     {
@@ -25,7 +25,7 @@ public sealed class CriuFactAttribute : FactAttribute
     }
 
     /// <summary>True when the kernel has soft-dirty memory tracking, which pre-dumps need.</summary>
-    public static bool HasDirtyTracking => DirtyTracking.Value;
+    public static bool HasDirtyTracking => DirtyTrackingCheck.Value.Code == 0;
 
     /// <summary>The test needs soft-dirty memory tracking (pre-dump); without it the kernel lacks the feature.</summary>
     public bool NeedsDirtyTracking
@@ -34,7 +34,8 @@ public sealed class CriuFactAttribute : FactAttribute
         init
         {
             if (value && Skip is null && !HasDirtyTracking)
-                Skip = "the kernel has no soft-dirty memory tracking (criu check --feature mem_dirty_track: \"Dirty tracking is OFF\"), so CRIU cannot pre-dump";
+                Skip = "the kernel has no soft-dirty memory tracking (CONFIG_MEM_SOFT_DIRTY), so CRIU cannot pre-dump; " +
+                    $"`criu check --feature mem_dirty_track` says: {DirtyTrackingCheck.Value.Output.Split('\n').LastOrDefault()}";
         }
     }
 
