@@ -216,6 +216,13 @@ public sealed partial class Container
         catch (Exception e) when (e is CriuException or RuntimeException or IOException or SyscallException
             or UnauthorizedAccessException or ShimException or TimeoutException)
         {
+            // The rootfs bind goes first: the undo may remove the state directory, and a recursive delete
+            // must never reach the container's rootfs through it.
+            if (mounted)
+            {
+                ReleaseCriuRoot(criuRoot);
+                mounted = false;
+            }
             UndoRestore(prior, cgroups, pid, hosted?.Session);
             if (e is CriuException)
                 throw new RuntimeException(e.Message, e);
@@ -224,11 +231,16 @@ public sealed partial class Container
         finally
         {
             if (mounted)
-            {
-                try { BindMount.Detach(criuRoot); } catch (SyscallException) { }
-            }
+                ReleaseCriuRoot(criuRoot);
             try { if (Directory.Exists(criuRoot)) Directory.Delete(criuRoot); } catch (IOException) { }
         }
+    }
+
+    private static void ReleaseCriuRoot(string criuRoot)
+    {
+        try { BindMount.Detach(criuRoot); } catch (SyscallException) { }
+        // Non-recursive: if the detach failed, the mount (and the rootfs behind it) must stay untouched.
+        try { Directory.Delete(criuRoot); } catch (IOException) { }
     }
 
     private void UndoRestore(StateFile? prior, ICgroupManager? cgroups, int pid, ShimSession? shim)

@@ -15,8 +15,6 @@ public static partial class Tty
     private const int AF_UNIX = 1;
     private const int SOCK_STREAM = 1;
     private const int SOCK_CLOEXEC = 0x80000;
-    private const int SOL_SOCKET = 1;
-    private const int SCM_RIGHTS = 1;
 
     public static bool IsTerminal(int fd) => isatty(fd) == 1;
 
@@ -93,20 +91,8 @@ public static partial class Tty
                     throw new SyscallException("connect", socketPath, (Errno)Marshal.GetLastPInvokeError());
             }
             var payload = System.Text.Encoding.UTF8.GetBytes(name);
-            // cmsghdr { size_t len; int level; int type; } + one int, padded to 8: CMSG_SPACE(4) = 24.
-            byte* control = stackalloc byte[24];
-            new Span<byte>(control, 24).Clear();
-            *(ulong*)control = 20; // CMSG_LEN(sizeof(int))
-            *(int*)(control + 8) = SOL_SOCKET;
-            *(int*)(control + 12) = SCM_RIGHTS;
-            *(int*)(control + 16) = (int)pty.DangerousGetHandle();
-            fixed (byte* data = payload)
-            {
-                var iov = new IoVec { Base = data, Length = (nuint)payload.Length };
-                var msg = new MsgHdr { Iov = &iov, IovLen = 1, Control = control, ControlLen = 24 };
-                if (sendmsg(sock, &msg, 0) < 0)
-                    throw new SyscallException("sendmsg", socketPath, (Errno)Marshal.GetLastPInvokeError());
-            }
+            if (UnixMessages.Send(sock, payload, (int)pty.DangerousGetHandle()) < 0)
+                throw new SyscallException("sendmsg", socketPath, Syscalls.LastErrno());
         }
         finally
         {
@@ -122,26 +108,21 @@ public static partial class Tty
     /// </summary>
     public static unsafe Microsoft.Win32.SafeHandles.SafeFileHandle ReceiveFromConsoleSocket(SafeHandle connection)
     {
-        const int MSG_CMSG_CLOEXEC = 0x40000000;
-        byte* data = stackalloc byte[256];
-        byte* control = stackalloc byte[64];
-        var iov = new IoVec { Base = data, Length = 256 };
-        var msg = new MsgHdr { Iov = &iov, IovLen = 1, Control = control, ControlLen = 64 };
+        Span<byte> data = stackalloc byte[256];
+        Microsoft.Win32.SafeHandles.SafeFileHandle? received = null;
         bool added = false;
         connection.DangerousAddRef(ref added);
         try
         {
-            if (recvmsg((int)connection.DangerousGetHandle(), &msg, MSG_CMSG_CLOEXEC) < 0)
-                throw new SyscallException("recvmsg", "console socket", (Errno)Marshal.GetLastPInvokeError());
+            if (UnixMessages.Receive((int)connection.DangerousGetHandle(), data, ref received, out _) < 0)
+                throw new SyscallException("recvmsg", "console socket", Syscalls.LastErrno());
         }
         finally
         {
             if (added)
                 connection.DangerousRelease();
         }
-        if (msg.ControlLen < 20 || *(int*)(control + 8) != SOL_SOCKET || *(int*)(control + 12) != SCM_RIGHTS)
-            throw new SyscallException("recvmsg", "console socket: no file descriptor received", Errno.EBADF);
-        return new Microsoft.Win32.SafeHandles.SafeFileHandle(*(int*)(control + 16), ownsHandle: true);
+        return received ?? throw new SyscallException("recvmsg", "console socket: no file descriptor received", Errno.EBADF);
     }
 
     /// <summary>sizeof(struct termios) on glibc/Linux is 60; a bigger buffer is harmless.</summary>
@@ -159,25 +140,6 @@ public static partial class Tty
             fixed (byte* p = saved)
                 tcsetattr(fd, TCSANOW, p);
         }
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private unsafe struct IoVec
-    {
-        public byte* Base;
-        public nuint Length;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private unsafe struct MsgHdr
-    {
-        public void* Name;
-        public uint NameLen;
-        public IoVec* Iov;
-        public nuint IovLen;
-        public void* Control;
-        public nuint ControlLen;
-        public int Flags;
     }
 
     [LibraryImport("libc", SetLastError = true)]
@@ -200,12 +162,6 @@ public static partial class Tty
 
     [LibraryImport("libc", SetLastError = true)]
     private static unsafe partial int connect(int fd, byte* addr, uint len);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static unsafe partial nint sendmsg(int fd, MsgHdr* msg, int flags);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static unsafe partial nint recvmsg(int fd, MsgHdr* msg, int flags);
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int close(int fd);
