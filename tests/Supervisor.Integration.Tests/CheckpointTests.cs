@@ -370,6 +370,34 @@ public sealed class CheckpointTests : IDisposable
         Assert.Equal(0, Cli.Run(_root.Path, "delete", id).ExitCode);
     }
 
+    /// <summary>A restored container is an ordinary one: it can be checkpointed and restored again, and
+    /// the shim of the first restore leaves with the dumped init.</summary>
+    [CriuFact]
+    public void A_restored_container_checkpoints_and_restores_again()
+    {
+        var b = CounterBundle();
+        var (id, _) = CheckpointedCounter(b, "crtwice");
+        var r = Sh($"{Sv(_root.Path)} restore -d {id} </dev/null >/dev/null 2>/dev/null");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        int firstShim = (int)StateFileOf(_root.Path, id)["shimPid"]!;
+        var before = Counter(b);
+        WaitCounterAbove(b, before + 5);
+
+        r = Sh($"{Sv(_root.Path)} checkpoint {id}");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var atSecond = Counter(b);
+        Assert.Equal("checkpointed", (string)State(_root.Path, id)["status"]!);
+        Assert.False(IsShim(firstShim), "the first restore's shim outlived the dumped init");
+
+        r = Sh($"{Sv(_root.Path)} restore -d {id} </dev/null >/dev/null 2>/dev/null");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var st = State(_root.Path, id);
+        Assert.Equal("running", (string)st["status"]!);
+        Assert.Equal((int)StateFileOf(_root.Path, id)["shimPid"]!, ParentOf((int)st["pid"]!));
+        AssertResumedFrom(b, atSecond);
+        Assert.Equal(0, Cli.Run(_root.Path, "delete", "--force", id).ExitCode);
+    }
+
     /// <summary>A foreground restore returns the restored workload's exit code (here 128+9) and deletes
     /// the container, as `run` does.</summary>
     [CriuFact]
