@@ -59,8 +59,8 @@ public sealed unsafe class ShimSession : IDisposable
     public SafeFileHandle? PtyMaster { get; private set; }
 
     /// <summary>Starts <paramref name="shimPath"/> with the container's stdio on fds 0-2, the preserved
-    /// fds 3..3+N-1 inherited as they are, and the control socket right after them, then sends the
-    /// request.</summary>
+    /// fds 3..3+N-1 (inherited as they are, or placed from <see cref="ShimStdio.Preserved"/>), and the
+    /// control socket right after them, then sends the request.</summary>
     public static ShimSession Spawn(string shimPath, ShimRequest request) => Spawn(shimPath, request, ShimStdio.Inherit);
 
     public static ShimSession Spawn(string shimPath, ShimRequest request, ShimStdio stdio)
