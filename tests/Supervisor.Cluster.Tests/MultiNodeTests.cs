@@ -18,7 +18,10 @@ public sealed class PlacementAndMigrationTests(PlacementAndMigrationTests.ThreeN
 {
     private const string CounterScript = "i=0; while true; do i=$((i+1)); echo $i > /tmp/counter.new; mv /tmp/counter.new /tmp/counter; sleep 0.05; done";
 
-    /// <summary>One three-node cluster for the class; each test uses its own workload ids and bundles.</summary>
+    /// <summary>
+    /// One three-node cluster for the class; each test uses its own workload ids and bundles. The third node's
+    /// CRIU path leads nowhere, so any restore there fails: that is how a migration failing after the dump is made.
+    /// </summary>
     public sealed class ThreeNodes : IAsyncLifetime
     {
         public TestCluster? Cluster { get; private set; }
@@ -26,7 +29,7 @@ public sealed class PlacementAndMigrationTests(PlacementAndMigrationTests.ThreeN
         public async Task InitializeAsync()
         {
             if (Environment.IsPrivilegedProcess && File.Exists(TestPaths.Daemon))
-                Cluster = await TestCluster.StartAsync(3);
+                Cluster = await TestCluster.StartAsync(3, i => i == 2 ? "supervisor.criu-path = \"/nonexistent/criu\"" : "");
         }
 
         public async Task DisposeAsync()
@@ -149,6 +152,36 @@ public sealed class PlacementAndMigrationTests(PlacementAndMigrationTests.ThreeN
         Assert.Equal(source.Address, (await Cluster.StatusAsync("stay")).Node);
     }
 
+    [ClusterFact(Timeout = 150_000)]
+    public async Task A_restore_failing_on_the_target_brings_the_dumped_container_back_on_the_source()
+    {
+        var bundle = new TestBundle("/bin/sh", "-c", CounterScript);
+        _cleanup.Add(bundle);
+        var source = Cluster.Nodes[0];
+        var broken = Cluster.Nodes[2];
+        var s = await Cluster.RunAsync("comeback", bundle.Dir, "on-failure", OnNode(source.Name));
+        Assert.Equal(source.Address, s.Node);
+        var before = await WaitCounterAbove(bundle, 20);
+
+        var report = Assert.IsType<MigrationReport>(await Cluster.AskWorkload(new MigrateWorkload("comeback", broken.Address), TimeSpan.FromSeconds(130)));
+        output.WriteLine(report.Error);
+        Assert.False(report.Succeeded);
+        Assert.StartsWith("restore on " + broken.Address + " failed", report.Error);
+        Assert.Equal(source.Address, report.RunningOn);
+        // The dump had stopped it: it was restored on the source from its images, so it counts on from there.
+        Assert.True(report.CheckpointMs > 0 && report.ImageBytes > 0);
+        var atDump = Counter(bundle);
+        Assert.True(atDump >= before, $"counter went back from {before} to {atDump}");
+        Assert.True(await WaitCounterAbove(bundle, atDump + 10) > atDump);
+
+        Assert.Equal(source.Address, (await Cluster.StatusAsync("comeback")).Node);
+        var list = await Cluster.ListAsync(broken);
+        var entry = Assert.Single(list.Containers, c => c.Id == "comeback");
+        Assert.Equal(source.Address, entry.Node);
+        Assert.Equal("running", entry.Status);
+        Assert.DoesNotContain("comeback", broken.ListedIds());
+    }
+
     private static int Counter(TestBundle b)
     {
         try
@@ -212,6 +245,7 @@ public sealed class FailoverTests(ITestOutputHelper output) : IAsyncLifetime
         var onVictim = placed.Where(p => p.Node == victim.Address).Select(p => p.Id).ToList();
         Assert.True(onVictim.Count > 0, "placement put nothing on the node to be killed: " + string.Join(", ", placed.Select(p => $"{p.Id}@{p.Node}")));
 
+        var before = await cluster.ListAsync(cluster.Nodes[0]);
         var sw = Stopwatch.StartNew();
         victim.KillHard();
         await cluster.WaitAsync(TimeSpan.FromSeconds(90), "the lost node's workloads running elsewhere", async () =>
@@ -235,9 +269,14 @@ public sealed class FailoverTests(ITestOutputHelper output) : IAsyncLifetime
             Assert.Contains(s.Node, cluster.Nodes.Take(2).Select(n => n.Address));
             Assert.Equal(2, s.Placements);
         }
-        // Those that were elsewhere did not move.
+        // Those that were elsewhere did not move, and their containers are the same processes: workload
+        // entities restarted from the lost node's shards found them placed and left them alone.
+        var after = await cluster.ListAsync(cluster.Nodes[0]);
         foreach (var p in placed.Where(p => p.Node != victim.Address))
+        {
             Assert.Equal(p.Node, (await cluster.StatusAsync(p.Id)).Node);
+            Assert.Equal(before.Containers.Single(c => c.Id == p.Id).Pid, after.Containers.Single(c => c.Id == p.Id).Pid);
+        }
         // Restart policy no: not placed again.
         var no = await cluster.StatusAsync("fo-no");
         Assert.Equal(WorkloadPhases.Lost, no.Phase);

@@ -23,11 +23,11 @@ public sealed class TestCluster : IAsyncDisposable
     public ActorSystem Client { get; }
     public IActorRef Workloads { get; }
 
-    public static async Task<TestCluster> StartAsync(int count)
+    public static async Task<TestCluster> StartAsync(int count, Func<int, string>? extraHocon = null)
     {
         var ports = Enumerable.Range(0, count).Select(_ => Shell.FreePort()).ToList();
         var seed = $"akka.tcp://supervisor@127.0.0.1:{ports[0]}";
-        var nodes = ports.Select((p, i) => new DaemonNode("n" + (i + 1), p, seed)).ToList();
+        var nodes = ports.Select((p, i) => new DaemonNode("n" + (i + 1), p, seed, extraHocon?.Invoke(i) ?? "")).ToList();
         nodes[0].Start();
         foreach (var n in nodes.Skip(1))
             n.Start();
