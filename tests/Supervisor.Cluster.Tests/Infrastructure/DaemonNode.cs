@@ -33,6 +33,8 @@ public sealed class DaemonNode : IDisposable
                 load-interval = 500ms
                 place-timeout = 30s
                 split-brain-resolver.stable-after = 4s
+                # The test machine is shared and often loaded: a short pause would mark healthy daemons unreachable.
+                failure-detector.acceptable-heartbeat-pause = 6s
               }
             }
             {{extraHocon}}

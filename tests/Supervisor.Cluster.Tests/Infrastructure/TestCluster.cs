@@ -36,7 +36,7 @@ public sealed class TestCluster : IAsyncDisposable
         while (DateTime.UtcNow < deadline && !Listening(ports[0]))
             await Task.Delay(100);
         var client = ActorSystem.Create(ClusterSettings.SystemName,
-            SupervisorClusterConfig.ForClient([seed], stableAfter: TimeSpan.FromSeconds(4))
+            SupervisorClusterConfig.ForClient([seed], stableAfter: TimeSpan.FromSeconds(4), acceptableHeartbeatPause: TimeSpan.FromSeconds(6))
                 .WithFallback(ConfigurationFactory.ParseString("akka.loglevel = WARNING\nakka.cluster.log-info = off\nakka.remote.log-remote-lifecycle-events = off")));
         var cluster = new TestCluster(nodes, client, SupervisorClusterConfig.StartWorkloadProxy(client));
         try
