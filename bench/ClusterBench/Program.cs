@@ -41,7 +41,13 @@ public static class Program
                       state-root = "{{roots[i]}}"
                       criu-path = "{{Criu}}"
                       stats.interval = 60s
-                      cluster { enabled = on, port = {{ports[i]}}, seed-nodes = ["{{seed}}"], labels { node = "n{{i + 1}}" }, load-interval = 500ms }
+                      cluster {
+                        enabled = on
+                        port = {{ports[i]}}
+                        seed-nodes = ["{{seed}}"]
+                        labels { node = "n{{i + 1}}" }
+                        load-interval = 500ms
+                      }
                     }
                     """);
                 daemons.Add(Sh($"exec {Q(Path.Combine(Bin, "supervisor-daemon"))} --config {Q(conf)} </dev/null >{Q(Path.Combine(work, $"n{i + 1}.out"))} 2>&1"));

@@ -52,6 +52,8 @@ internal sealed class Migrations
     /// <summary>Where this node keeps images in transit and the console logs of restored containers.</summary>
     private string WorkRoot => Path.Combine(_supervisor.StateRoot, ".cluster");
 
+    private string Markers => Path.Combine(WorkRoot, "workloads");
+
     public async Task<object> MigrateOut(MigrateOut m)
     {
         long bytes = 0;
@@ -162,6 +164,7 @@ internal sealed class Migrations
 
         sw.Restart();
         TryDeleteDirectory(images);
+        NodeAgent.TryDelete(Path.Combine(Markers, m.Id));
         cleanupMs += sw.Elapsed.TotalMilliseconds;
         _log.Info("migration {0}: moved to {1} (pid {2}): {3}", migrationId, m.ToNode, step.Pid,
             $"checkpoint {checkpointMs:F0} ms, transfer {transferMs:F0} ms, restore {restoreMs:F0} ms, cleanup {cleanupMs:F0} ms, {bytes} bytes");
@@ -288,6 +291,7 @@ internal sealed class Migrations
                 _factory.Load(m.Id).Delete(force: true);
                 return new MigrationStep(r.MigrationId, false, f.Error, 0);
             }
+            NodeAgent.MarkPlaced(Markers, m.Id);
             return new MigrationStep(r.MigrationId, true, null, pid);
         }
         catch (Exception e) when (e is RuntimeException or IOException or SyscallException or UnauthorizedAccessException or FormatException or AskTimeoutException)

@@ -75,12 +75,48 @@ public sealed class NodeAgent : ReceiveActor, IWithTimers
 
     protected override void PreStart()
     {
+        // Fencing: a node that leaves the cluster, gracefully or downed by the split-brain resolver, stops the
+        // containers the cluster placed on it before it goes, because the surviving nodes place those
+        // workloads again; left running, they would run twice. The node's other containers are not touched.
+        var containers = _containers;
+        var markers = Markers;
+        var timeout = _supervisor.StopTimeout + TimeSpan.FromSeconds(10);
+        CoordinatedShutdown.Get(Context.System).AddTask(CoordinatedShutdown.PhaseBeforeClusterShutdown, "fence-cluster-workloads", async () =>
+        {
+            var ids = PlacedIds(markers);
+            await Task.WhenAll(ids.Select(id => containers.Ask<object>(new DeleteContainer(id, Force: true), timeout)
+                .ContinueWith(_ => TryDelete(Path.Combine(markers, id)), TaskScheduler.Default)));
+            return Akka.Done.Instance;
+        });
         _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
             typeof(ClusterEvent.IMemberEvent), typeof(ClusterEvent.IReachabilityEvent));
         Timers.StartPeriodicTimer("load", PublishLoad.Instance, TimeSpan.Zero, _settings.LoadInterval);
     }
 
     protected override void PostStop() => _cluster.Unsubscribe(Self);
+
+    /// <summary>One empty file per container the cluster placed on this node (it survives daemon restarts).</summary>
+    private string Markers => Path.Combine(_supervisor.StateRoot, ".cluster", "workloads");
+
+    internal static IReadOnlyList<string> PlacedIds(string markers) =>
+        Directory.Exists(markers) ? Directory.GetFiles(markers).Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToList() : [];
+
+    internal static void MarkPlaced(string markers, string id)
+    {
+        Directory.CreateDirectory(markers);
+        File.WriteAllBytes(Path.Combine(markers, id), []);
+    }
+
+    internal static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+    }
 
     /// <summary>Up (or weakly up), reachable, and a daemon.</summary>
     private bool IsUsable(string address)
@@ -146,7 +182,10 @@ public sealed class NodeAgent : ReceiveActor, IWithTimers
         {
             var state = await _containers.Ask<object>(new GetContainerState(spec.Id), timeout);
             if (state is ContainerInfo { Status: ContainerStatus.Running } running)
+            {
+                MarkPlaced(Markers, spec.Id);
                 return new ContainerPlaced(spec.Id, _self, running.Pid);
+            }
             if (state is ContainerInfo)
             {
                 // Left over from an earlier placement that did not finish: replaced by a fresh one.
@@ -162,10 +201,11 @@ public sealed class NodeAgent : ReceiveActor, IWithTimers
                 await _containers.Ask<object>(new DeleteContainer(spec.Id, Force: true), timeout);
                 return new PlaceFailed(spec.Id, _self, sf.Error);
             }
+            MarkPlaced(Markers, spec.Id);
             var info = await _containers.Ask<object>(new GetContainerState(spec.Id), timeout);
             return new ContainerPlaced(spec.Id, _self, info is ContainerInfo ci ? ci.Pid : 0);
         }
-        catch (Exception e) when (e is AskTimeoutException or TaskCanceledException or FormatException)
+        catch (Exception e) when (e is AskTimeoutException or TaskCanceledException or FormatException or IOException)
         {
             return new PlaceFailed(spec.Id, _self, e.Message);
         }
@@ -185,6 +225,7 @@ public sealed class NodeAgent : ReceiveActor, IWithTimers
         try
         {
             var r = await _containers.Ask<object>(new DeleteContainer(id, Force: true), _supervisor.StopTimeout + TimeSpan.FromSeconds(10));
+            TryDelete(Path.Combine(Markers, id));
             return new ContainerRemovedFromNode(id, _self, r is CommandFailed f && !f.Error.Contains("does not exist", StringComparison.Ordinal) ? f.Error : null);
         }
         catch (AskTimeoutException e)

@@ -31,6 +31,10 @@ public static class SupervisorClusterHostingExtensions
     public static AkkaConfigurationBuilder WithSupervisorCluster(this AkkaConfigurationBuilder builder, ClusterSettings settings, SupervisorSettings supervisor)
     {
         builder.AddHocon(SupervisorClusterConfig.ForNode(settings), HoconAddMode.Prepend);
+        // The fencing task (see NodeAgent) stops the node's cluster containers in this phase; Akka's 5 s default
+        // is shorter than a container's stop timeout.
+        var fence = supervisor.StopTimeout + TimeSpan.FromSeconds(15);
+        builder.AddHocon($"akka.coordinated-shutdown.phases.before-cluster-shutdown.timeout = {(long)fence.TotalMilliseconds}ms", HoconAddMode.Prepend);
         return builder.WithActors((system, registry) =>
         {
             var containers = registry.Get<ContainerSupervisor>();

@@ -231,7 +231,7 @@ public sealed class FailoverTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [ClusterFact(Timeout = 150_000)]
-    public async Task Killing_a_node_places_its_workloads_on_the_others_unless_their_policy_is_no()
+    public async Task Killing_a_node_places_its_workloads_on_the_others_unless_their_policy_is_no_and_a_leaving_node_fences_its_own()
     {
         var cluster = _cluster!;
         var bundle = new TestBundle("/bin/sleep", "1000");
@@ -283,5 +283,30 @@ public sealed class FailoverTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Null(no.Node);
         var all = await cluster.ListAsync(cluster.Nodes[1]);
         Assert.DoesNotContain(all.Containers, c => c.Id == "fo-no");
+
+        // A daemon that leaves gracefully stops the containers the cluster placed on it (fencing: the others
+        // place those workloads again, which must not run twice), and they move to the last daemon.
+        var leaver = cluster.Nodes[1];
+        var stay = cluster.Nodes[0];
+        var onLeaver = new List<string>();
+        foreach (var p in placed)
+        {
+            if ((await cluster.StatusAsync(p.Id)).Node == leaver.Address)
+                onLeaver.Add(p.Id);
+        }
+        Assert.NotEmpty(onLeaver);
+        leaver.Terminate();
+        Assert.Empty(leaver.ListedIds().Intersect(onLeaver));
+        await cluster.WaitAsync(TimeSpan.FromSeconds(90), "the leaving node's workloads running on the last one", async () =>
+        {
+            var list = await cluster.ListAsync(stay);
+            foreach (var id in onLeaver)
+            {
+                var s = await cluster.StatusAsync(id);
+                if (s.Phase != WorkloadPhases.Placed || s.Node != stay.Address || !list.Containers.Any(c => c.Id == id && c.Node == stay.Address && c.Status == "running"))
+                    return false;
+            }
+            return true;
+        });
     }
 }

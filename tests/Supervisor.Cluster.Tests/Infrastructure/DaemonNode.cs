@@ -70,6 +70,15 @@ public sealed class DaemonNode : IDisposable
         }
     }
 
+    /// <summary>SIGTERM: the daemon leaves the cluster and shuts down gracefully.</summary>
+    public void Terminate()
+    {
+        if (_process is not { HasExited: false })
+            return;
+        Shell.Run($"kill -TERM {_process.Id}");
+        _process.WaitForExit(60000);
+    }
+
     /// <summary>
     /// A node loss: SIGKILL to the daemon, then to every container of its state root (the shim, and every
     /// task of the container's cgroups, which also catches restored inits that have no shim).
