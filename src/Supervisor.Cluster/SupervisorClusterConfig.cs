@@ -30,6 +30,9 @@ public static class SupervisorClusterConfig
               passivate-idle-entity-after = off
               distributed-data.durable.keys = []
             }
+            # Workload state replicates among the daemons only: a client member runs no replicator, and
+            # counting it would make majority writes and gossip rounds go to nobody.
+            akka.cluster.distributed-data.role = "{{ClusterSettings.NodeRole}}"
             """);
     }
 

@@ -64,8 +64,12 @@ public sealed class WorkloadEntity : ReceiveActor, IWithUnboundedStash, IWithTim
     protected override void PreStart()
     {
         _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.MemberRemoved));
-        _replicator.Tell(Dsl.Get(_key, ReadLocal.Instance));
+        // A majority read: this node may have just taken the shard over from a lost node, and its own replica
+        // can lag behind the last write. When no majority answers in time the local replica has to do.
+        _replicator.Tell(Dsl.Get(_key, new ReadMajority(TimeSpan.FromSeconds(5))));
     }
+
+    private bool _readLocally;
 
     /// <summary>Nothing to undo: the container belongs to its node's supervisor, not to this entity.</summary>
     protected override void PostStop() => _cluster.Unsubscribe(Self);
@@ -86,6 +90,12 @@ public sealed class WorkloadEntity : ReceiveActor, IWithUnboundedStash, IWithTim
         });
         Receive<GetFailure>(_ =>
         {
+            if (!_readLocally)
+            {
+                _readLocally = true;
+                _replicator.Tell(Dsl.Get(_key, ReadLocal.Instance));
+                return;
+            }
             Become(Ready);
             Stash.UnstashAll();
         });
@@ -148,7 +158,8 @@ public sealed class WorkloadEntity : ReceiveActor, IWithUnboundedStash, IWithTim
 
     private void OnRun(RunWorkload r)
     {
-        if (_state is { Phase: not WorkloadPhases.Removed })
+        // A lost workload (its node went, policy no) is placed anew when it is run again.
+        if (_state is { Phase: not (WorkloadPhases.Removed or WorkloadPhases.Lost) })
         {
             if (_state.Phase == WorkloadPhases.Pending)
                 _waiting.Add(Sender);

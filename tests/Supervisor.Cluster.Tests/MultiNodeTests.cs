@@ -19,23 +19,32 @@ public sealed class PlacementAndMigrationTests(PlacementAndMigrationTests.ThreeN
     private const string CounterScript = "i=0; while true; do i=$((i+1)); echo $i > /tmp/counter.new; mv /tmp/counter.new /tmp/counter; sleep 0.05; done";
 
     /// <summary>
-    /// One three-node cluster for the class; each test uses its own workload ids and bundles. The third node's
-    /// CRIU path leads nowhere, so any restore there fails: that is how a migration failing after the dump is made.
+    /// One three-node cluster for the class; each test uses its own workload ids and bundles. The second node
+    /// migrates through a shared directory instead of streaming. The third node's CRIU path leads nowhere, so
+    /// any restore there fails: that is how a migration failing after the dump is made.
     /// </summary>
     public sealed class ThreeNodes : IAsyncLifetime
     {
+        public string SharedImages { get; } = Path.Combine(Path.GetTempPath(), "sv-cluster-shared-" + Guid.NewGuid().ToString("N")[..8]);
+
         public TestCluster? Cluster { get; private set; }
 
         public async Task InitializeAsync()
         {
             if (Environment.IsPrivilegedProcess && File.Exists(TestPaths.Daemon))
-                Cluster = await TestCluster.StartAsync(3, i => i == 2 ? "supervisor.criu-path = \"/nonexistent/criu\"" : "");
+                Cluster = await TestCluster.StartAsync(3, i => i switch
+                {
+                    1 => $"supervisor.cluster.migration.shared-path = \"{SharedImages}\"",
+                    2 => "supervisor.criu-path = \"/nonexistent/criu\"",
+                    _ => "",
+                });
         }
 
         public async Task DisposeAsync()
         {
             if (Cluster is not null)
                 await Cluster.DisposeAsync();
+            Shell.Run($"rm -rf {Shell.Quote(SharedImages)}");
         }
     }
 
@@ -122,6 +131,29 @@ public sealed class PlacementAndMigrationTests(PlacementAndMigrationTests.ThreeN
         Assert.Equal("running", entry.Status);
         Assert.DoesNotContain("counter", source.ListedIds());
         Assert.Contains("counter", target.ListedIds());
+    }
+
+    [ClusterFact(Timeout = 150_000)]
+    public async Task With_a_shared_path_the_images_are_not_streamed_and_the_counter_still_goes_on()
+    {
+        var bundle = new TestBundle("/bin/sh", "-c", CounterScript);
+        _cleanup.Add(bundle);
+        var source = Cluster.Nodes[1];
+        var target = Cluster.Nodes[0];
+        Assert.Equal(source.Address, (await Cluster.RunAsync("shared", bundle.Dir, "always", OnNode(source.Name))).Node);
+        var before = await WaitCounterAbove(bundle, 20);
+
+        var m = Assert.IsType<MigrationReport>(await Cluster.AskWorkload(new MigrateWorkload("shared", target.Address), TimeSpan.FromSeconds(130)));
+        output.WriteLine($"shared path: checkpoint {m.CheckpointMs:F0} ms, transfer {m.TransferMs:F0} ms ({m.ImageBytes} bytes), restore {m.RestoreMs:F0} ms, cleanup {m.CleanupMs:F0} ms");
+        Assert.True(m.Succeeded, m.Error + "\n" + Cluster.Logs());
+        Assert.Equal(0, m.TransferMs);
+        Assert.True(m.ImageBytes > 0);
+        var atDump = Counter(bundle);
+        Assert.True(atDump >= before, $"counter went back from {before} to {atDump}");
+        Assert.True(await WaitCounterAbove(bundle, atDump + 10) > atDump);
+        Assert.Contains("shared", target.ListedIds());
+        // The images were used in place and removed after the restore.
+        Assert.Empty(Directory.Exists(fixture.SharedImages) ? Directory.GetDirectories(fixture.SharedImages) : []);
     }
 
     [ClusterFact(Timeout = 150_000)]

@@ -128,6 +128,9 @@ public sealed class DaemonNode : IDisposable
             if (!id!.StartsWith('.'))
                 Shell.Run($"{Shell.Quote(TestPaths.Cli)} --root {Shell.Quote(StateRoot)} delete --force {Shell.Quote(id)}");
         }
-        Shell.Run($"rm -rf {Shell.Quote(StateRoot)} {Shell.Quote(WorkDir)}");
+        // SV_KEEP_LOGS=1 keeps each daemon's output in its work dir for a post-mortem.
+        Shell.Run(Environment.GetEnvironmentVariable("SV_KEEP_LOGS") == "1"
+            ? $"rm -rf {Shell.Quote(StateRoot)}"
+            : $"rm -rf {Shell.Quote(StateRoot)} {Shell.Quote(WorkDir)}");
     }
 }
