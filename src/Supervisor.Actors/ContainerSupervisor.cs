@@ -48,6 +48,34 @@ public sealed class ContainerSupervisor : ReceiveActor
         Receive<ListContainers>(_ =>
             Sender.Tell(new ContainerList(_children.Keys.Order(StringComparer.Ordinal).ToList())));
         Receive<StopAllContainers>(_ => StopAll());
+        Receive<AdoptContainer>(a =>
+        {
+            if (_children.ContainsKey(a.Id))
+            {
+                Sender.Tell(new CommandFailed(a.Id, "adopt", $"container {a.Id} is already supervised"));
+                return;
+            }
+            if (_runtime.Inspect(a.Id) is null)
+            {
+                Sender.Tell(new CommandFailed(a.Id, "adopt", $"container {a.Id} does not exist"));
+                return;
+            }
+            // The policy is recorded first: the new actor reads the record when it reconciles, and a daemon
+            // restart takes the policy from it.
+            _store.Write(a.Id, (_store.Read(a.Id) ?? RestartRecord.Empty) with { Policy = a.Restart.ToString() });
+            Spawn(new ContainerSpec(a.Id, "", a.Restart), autoStart: false);
+            Sender.Tell(new CommandSucceeded(a.Id, "adopt"));
+        });
+        Receive<ReleaseContainer>(r =>
+        {
+            if (_children.Remove(r.Id, out var child))
+            {
+                // Unwatched first: the Terminated of a released actor must not tear its container down.
+                Context.Unwatch(child);
+                Context.Stop(child);
+            }
+            Sender.Tell(new CommandSucceeded(r.Id, "release"));
+        });
         Receive<ChildDeleted>(d =>
         {
             if (_children.TryGetValue(d.Id, out var c) && c.Equals(d.Actor))

@@ -7,6 +7,7 @@ using Microsoft.Extensions.Hosting;
 using Serilog;
 using Serilog.Events;
 using Supervisor.Actors;
+using Supervisor.Cluster;
 using Supervisor.Hosting;
 using Supervisor.Linux;
 
@@ -40,12 +41,14 @@ public static class Program
 
         ContainerSupervisorOptions options;
         SupervisorSettings settings;
+        ClusterSettings cluster;
         Config site;
         try
         {
             site = configFile is null ? Config.Empty : ConfigurationFactory.ParseString(File.ReadAllText(configFile));
             options = new ContainerSupervisorOptions { Config = site, StateRoot = root };
             settings = options.Resolve();
+            cluster = ClusterSettings.Create(site);
         }
         catch (Exception e) when (e is IOException or ConfigurationException or UnauthorizedAccessException or FormatException)
         {
@@ -85,6 +88,7 @@ public static class Program
                     })
                     .AddHocon("akka.logger-formatter = \"Akka.Logger.Serilog.SerilogLogMessageFormatter, Akka.Logger.Serilog\"", HoconAddMode.Prepend)
                     .WithContainerSupervisor(options)
+                    .WithSupervisorCluster(site, settings)
                     .WithActors((system, _) =>
                     {
                         var logger = system.ActorOf(Props.Create(() => new EventLogger()), "event-log");
@@ -93,6 +97,8 @@ public static class Program
             });
             Log.Information("supervisor-daemon: state root {StateRoot}, shutdown policy {ShutdownPolicy}, log {LogFile}",
                 settings.StateRoot, settings.ShutdownPolicy, logFile);
+            if (cluster.Enabled)
+                Log.Information("supervisor-daemon: cluster node {Address}, seeds {Seeds}", cluster.SelfAddress, cluster.SeedNodes);
             await builder.Build().RunAsync();
             return 0;
         }

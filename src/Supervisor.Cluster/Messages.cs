@@ -1,0 +1,156 @@
+namespace Supervisor.Cluster;
+
+/// <summary>
+/// Marker of every message that crosses nodes (and of the replicated workload state). It is bound in HOCON
+/// to <see cref="ClusterMessageSerializer"/>, so none of them falls back to Akka's default serializer.
+/// </summary>
+public interface IClusterMessage;
+
+/// <summary>A command for one <see cref="WorkloadEntity"/>, routed by cluster sharding on <see cref="WorkloadId"/>.</summary>
+public interface IWorkloadCommand : IClusterMessage
+{
+    string WorkloadId { get; }
+}
+
+/// <summary>Where a workload may run: a node role (null: any daemon) and labels every one of which the node must carry.</summary>
+public sealed record PlacementConstraints(string? Role, IReadOnlyDictionary<string, string> Labels)
+{
+    public static readonly PlacementConstraints None = new(null, new Dictionary<string, string>());
+}
+
+/// <summary>
+/// A workload's desired state as a user gives it: the container id, its OCI bundle (a path that must exist on
+/// every node the workload may run on), the restart policy text (no | on-failure[:N] | always | unless-stopped)
+/// and the placement constraints.
+/// </summary>
+public sealed record WorkloadSpec(string Id, string Bundle, string Restart, PlacementConstraints Constraints);
+
+// ---- commands to the workload region ----
+
+/// <summary>Creates the workload and places it on a node; replied to with <see cref="WorkloadStatus"/> once it runs (or failed to).</summary>
+public sealed record RunWorkload(WorkloadSpec Spec) : IWorkloadCommand
+{
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string WorkloadId => Spec.Id;
+}
+
+/// <summary>Deletes the workload's container wherever it runs and forgets the workload; replied to with <see cref="WorkloadStatus"/>.</summary>
+public sealed record RemoveWorkload(string WorkloadId) : IWorkloadCommand;
+
+/// <summary>Replied to with <see cref="WorkloadStatus"/>.</summary>
+public sealed record GetWorkload(string WorkloadId) : IWorkloadCommand;
+
+/// <summary>Live-migrates the workload's container to <see cref="ToNode"/> (an address); replied to with <see cref="MigrationReport"/>.</summary>
+public sealed record MigrateWorkload(string WorkloadId, string ToNode, bool TcpEstablished = false) : IWorkloadCommand;
+
+/// <summary>The phases a workload goes through.</summary>
+public static class WorkloadPhases
+{
+    /// <summary>Waiting for a node (none fits the constraints, or placement is in progress).</summary>
+    public const string Pending = "pending";
+    /// <summary>Its container was created and started on <see cref="WorkloadState.Node"/>.</summary>
+    public const string Placed = "placed";
+    /// <summary>Its node was lost and the restart policy (no) does not place it again.</summary>
+    public const string Lost = "lost";
+    public const string Removed = "removed";
+}
+
+/// <summary>The replicated desired state of one workload (a DistributedData LWW register per workload).</summary>
+public sealed record WorkloadState(WorkloadSpec Spec, string? Node, string Phase, string? Error, int Placements) : IClusterMessage;
+
+/// <summary>What a workload entity reports about its workload.</summary>
+public sealed record WorkloadStatus(string Id, string? Node, string Phase, string? Error, int Placements, WorkloadSpec? Spec) : IClusterMessage;
+
+/// <summary>A workload command that could not be carried out; <see cref="Error"/> is one line fit for a user.</summary>
+public sealed record WorkloadCommandFailed(string Id, string Command, string Error) : IClusterMessage;
+
+/// <summary>
+/// The outcome of a live migration, with the time of each phase in milliseconds: the CRIU dump on the source,
+/// the transfer of the images, the restore on the target and the removal of the source's leftovers.
+/// On failure the container runs on <see cref="RunningOn"/> (the source, restored there if the dump had stopped it).
+/// </summary>
+public sealed record MigrationReport(
+    string Id,
+    string From,
+    string To,
+    bool Succeeded,
+    string? Error,
+    string RunningOn,
+    long ImageBytes,
+    double CheckpointMs,
+    double TransferMs,
+    double RestoreMs,
+    double CleanupMs) : IClusterMessage
+{
+    [System.Text.Json.Serialization.JsonIgnore]
+    public double TotalMs => CheckpointMs + TransferMs + RestoreMs + CleanupMs;
+}
+
+// ---- node agent protocol ----
+
+/// <summary>One node's load as it publishes it every load-interval.</summary>
+public sealed record NodeLoad(
+    string Address,
+    IReadOnlyList<string> Roles,
+    IReadOnlyDictionary<string, string> Labels,
+    int RunningContainers,
+    long FreeMemoryBytes) : IClusterMessage;
+
+/// <summary>Asks a node's agent to create and start the workload's container there.</summary>
+public sealed record PlaceContainer(WorkloadSpec Spec) : IClusterMessage;
+
+public sealed record ContainerPlaced(string Id, string Node, int Pid) : IClusterMessage;
+
+public sealed record PlaceFailed(string Id, string Node, string Error) : IClusterMessage;
+
+/// <summary>Asks a node's agent to delete the container (force); replied to with <see cref="ContainerRemovedFromNode"/>.</summary>
+public sealed record RemoveContainerFromNode(string Id) : IClusterMessage;
+
+public sealed record ContainerRemovedFromNode(string Id, string Node, string? Error) : IClusterMessage;
+
+/// <summary>Asks the local agent to choose a node by placement rules; replied to with <see cref="NodeChoice"/>.</summary>
+public sealed record ChooseNode(PlacementConstraints Constraints, IReadOnlyList<string> Exclude) : IClusterMessage;
+
+/// <summary>The chosen node's address, or null with the reason none fits.</summary>
+public sealed record NodeChoice(string? Address, string Reason) : IClusterMessage;
+
+/// <summary>Asks one agent for its node's containers; replied to with <see cref="NodeContainerList"/>.</summary>
+public sealed record ListNodeContainers : IClusterMessage
+{
+    public static readonly ListNodeContainers Instance = new();
+}
+
+public sealed record NodeContainerEntry(string Id, string Status, int Pid);
+
+public sealed record NodeContainerList(string Node, IReadOnlyList<NodeContainerEntry> Containers) : IClusterMessage;
+
+/// <summary>Asks any agent for the containers of every daemon in the cluster; replied to with <see cref="ClusterContainerList"/>.</summary>
+public sealed record ListClusterContainers : IClusterMessage
+{
+    public static readonly ListClusterContainers Instance = new();
+}
+
+public sealed record ClusterContainerEntry(string Node, string Id, string Status, int Pid);
+
+/// <summary>Every node's containers, sorted by node then id; <see cref="Unanswered"/> names nodes that did not reply in time.</summary>
+public sealed record ClusterContainerList(IReadOnlyList<ClusterContainerEntry> Containers, IReadOnlyList<string> Unanswered) : IClusterMessage;
+
+/// <summary>Asks the source node's agent to migrate its container to <see cref="ToNode"/>; replied to with <see cref="MigrationReport"/>.</summary>
+public sealed record MigrateOut(string Id, string ToNode, bool TcpEstablished) : IClusterMessage;
+
+/// <summary>
+/// Announces a migration to the target: where the images will be (<see cref="SharedImages"/> when a shared
+/// path is configured; otherwise they follow as <see cref="ImageChunk"/>s). Replied to with <see cref="MigrationStep"/>.
+/// </summary>
+public sealed record IncomingMigration(string MigrationId, string Id, string Bundle, string Restart, string? SharedImages) : IClusterMessage;
+
+/// <summary>A piece of one image file; replied to with <see cref="MigrationStep"/> (stop-and-wait keeps the remote buffers small).</summary>
+public sealed record ImageChunk(string MigrationId, string File, long Offset, byte[] Data) : IClusterMessage;
+
+/// <summary>All images are there: restore on the target. Replied to with <see cref="MigrationStep"/> carrying the new pid.</summary>
+public sealed record RestoreIncoming(string MigrationId, bool TcpEstablished) : IClusterMessage;
+
+/// <summary>The source gave up: the target forgets the migration and removes what it received.</summary>
+public sealed record AbortIncoming(string MigrationId) : IClusterMessage;
+
+public sealed record MigrationStep(string MigrationId, bool Ok, string? Error, int Pid) : IClusterMessage;

@@ -1,0 +1,282 @@
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Event;
+using Supervisor.Actors;
+using Supervisor.Actors.Restart;
+using Supervisor.Actors.Runtime;
+using Supervisor.Runtime;
+
+namespace Supervisor.Cluster;
+
+/// <summary>
+/// One per daemon, at <c>/user/supervisor-node</c>: the node's face in the cluster. It publishes the node's load
+/// to the other agents, keeps the table of everybody's load for placement, carries out placement orders
+/// against the node-local <see cref="ContainerSupervisor"/> (containers never leave their node's supervisor),
+/// answers the cluster-wide list, and runs both ends of live migrations.
+/// </summary>
+public sealed class NodeAgent : ReceiveActor, IWithTimers
+{
+    public const string Name = "supervisor-node";
+
+    private readonly ClusterSettings _settings;
+    private readonly SupervisorSettings _supervisor;
+    private readonly IActorRef _containers;
+    private readonly IContainerRuntime _runtime;
+    private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Dictionary<string, NodeLoad> _loads = new(StringComparer.Ordinal);
+    private readonly Migrations _migrations;
+    private readonly string _self;
+
+    public NodeAgent(ClusterSettings settings, SupervisorSettings supervisor, IActorRef containers, IContainerRuntime runtime)
+    {
+        _settings = settings;
+        _supervisor = supervisor;
+        _containers = containers;
+        _runtime = runtime;
+        _self = _cluster.SelfAddress.ToString();
+        _migrations = new Migrations(settings, supervisor, containers, Context.System, _self, _log);
+
+        Receive<PublishLoad>(_ => PublishOwnLoad());
+        Receive<NodeLoad>(l =>
+        {
+            // A report that overtook the removal of its node must not bring the node back.
+            if (IsUsable(l.Address))
+                _loads[l.Address] = l;
+        });
+        Receive<ClusterEvent.MemberRemoved>(m => _loads.Remove(m.Member.Address.ToString()));
+        Receive<ClusterEvent.UnreachableMember>(m => _loads.Remove(m.Member.Address.ToString()));
+        Receive<ClusterEvent.IMemberEvent>(_ => { });
+        Receive<ClusterEvent.ReachableMember>(_ => { });
+        Receive<ChooseNode>(OnChoose);
+        Receive<PlaceContainer>(p => Place(p.Spec).PipeTo(Sender));
+        Receive<RemoveContainerFromNode>(r => Remove(r.Id).PipeTo(Sender));
+        Receive<ListNodeContainers>(_ => ListLocal().PipeTo(Sender));
+        Receive<ListClusterContainers>(_ => ListCluster().PipeTo(Sender));
+        Receive<MigrateOut>(m => _migrations.MigrateOut(m).PipeTo(Sender));
+        Receive<IncomingMigration>(m => Sender.Tell(_migrations.Prepare(m)));
+        Receive<ImageChunk>(c => Sender.Tell(_migrations.Write(c)));
+        Receive<RestoreIncoming>(r => _migrations.RestoreIncoming(r).PipeTo(Sender));
+        Receive<AbortIncoming>(a => _migrations.Abort(a.MigrationId));
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(ClusterSettings settings, SupervisorSettings supervisor, IActorRef containers, IContainerRuntime runtime) =>
+        Akka.Actor.Props.Create(() => new NodeAgent(settings, supervisor, containers, runtime));
+
+    /// <summary>The agent of the node at <paramref name="address"/>.</summary>
+    public static ActorSelection At(ActorSystem system, string address) => system.ActorSelection(address + "/user/" + Name);
+
+    private sealed record PublishLoad
+    {
+        public static readonly PublishLoad Instance = new();
+    }
+
+    protected override void PreStart()
+    {
+        // Fencing: a node that leaves the cluster, gracefully or downed by the split-brain resolver, stops the
+        // containers the cluster placed on it before it goes, because the surviving nodes place those
+        // workloads again; left running, they would run twice. The node's other containers are not touched.
+        var containers = _containers;
+        var markers = Markers;
+        var timeout = _supervisor.StopTimeout + TimeSpan.FromSeconds(10);
+        CoordinatedShutdown.Get(Context.System).AddTask(CoordinatedShutdown.PhaseBeforeClusterShutdown, "fence-cluster-workloads", async () =>
+        {
+            var ids = PlacedIds(markers);
+            await Task.WhenAll(ids.Select(id => containers.Ask<object>(new DeleteContainer(id, Force: true), timeout)
+                .ContinueWith(_ => TryDelete(Path.Combine(markers, id)), TaskScheduler.Default)));
+            return Akka.Done.Instance;
+        });
+        _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
+            typeof(ClusterEvent.IMemberEvent), typeof(ClusterEvent.IReachabilityEvent));
+        Timers.StartPeriodicTimer("load", PublishLoad.Instance, TimeSpan.Zero, _settings.LoadInterval);
+    }
+
+    protected override void PostStop() => _cluster.Unsubscribe(Self);
+
+    /// <summary>One empty file per container the cluster placed on this node (it survives daemon restarts).</summary>
+    private string Markers => Path.Combine(_supervisor.StateRoot, ".cluster", "workloads");
+
+    internal static IReadOnlyList<string> PlacedIds(string markers) =>
+        Directory.Exists(markers) ? Directory.GetFiles(markers).Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToList() : [];
+
+    internal static void MarkPlaced(string markers, string id)
+    {
+        Directory.CreateDirectory(markers);
+        File.WriteAllBytes(Path.Combine(markers, id), []);
+    }
+
+    internal static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+    }
+
+    /// <summary>Up (or weakly up), reachable, and a daemon.</summary>
+    private bool IsUsable(string address)
+    {
+        var state = _cluster.State;
+        var member = state.Members.FirstOrDefault(m => m.Address.ToString() == address);
+        return member is not null
+            && member.Status is MemberStatus.Up or MemberStatus.WeaklyUp
+            && member.HasRole(ClusterSettings.NodeRole)
+            && !state.Unreachable.Contains(member);
+    }
+
+    private NodeLoad OwnLoad()
+    {
+        int running = 0;
+        foreach (var id in _runtime.ListIds())
+        {
+            try
+            {
+                if (_runtime.Inspect(id) is { Status: ContainerStatus.Running or ContainerStatus.Paused or ContainerStatus.Created })
+                    running++;
+            }
+            catch (Exception e) when (e is RuntimeException or IOException)
+            {
+                // A container being deleted right now: not counted.
+            }
+        }
+        var free = _settings.MemoryCapacity > 0 ? _settings.MemoryCapacity : MemInfo.Available();
+        return new NodeLoad(_self, _settings.AllRoles, _settings.Labels, running, free);
+    }
+
+    private void PublishOwnLoad()
+    {
+        var load = OwnLoad();
+        _loads[_self] = load;
+        foreach (var m in _cluster.State.Members)
+        {
+            if (m.Address.Equals(_cluster.SelfAddress) || !m.HasRole(ClusterSettings.NodeRole) || m.Status != MemberStatus.Up)
+                continue;
+            At(Context.System, m.Address.ToString()).Tell(load);
+        }
+    }
+
+    private void OnChoose(ChooseNode c)
+    {
+        var candidates = _loads.Values.Where(l => IsUsable(l.Address)).ToList();
+        var (node, reason) = Placement.Choose(candidates, c.Constraints, c.Exclude);
+        if (node is null)
+        {
+            Sender.Tell(new NodeChoice(null, reason));
+            return;
+        }
+        // Counted at once, so that a burst of placements before the next load report spreads out instead of
+        // piling onto the node that looked emptiest; the next report from that node replaces the guess.
+        _loads[node.Address] = node with { RunningContainers = node.RunningContainers + 1 };
+        Sender.Tell(new NodeChoice(node.Address, reason));
+    }
+
+    private async Task<object> Place(WorkloadSpec spec)
+    {
+        var timeout = _settings.PlaceTimeout;
+        try
+        {
+            var state = await _containers.Ask<object>(new GetContainerState(spec.Id), timeout);
+            if (state is ContainerInfo { Status: ContainerStatus.Running } running)
+            {
+                MarkPlaced(Markers, spec.Id);
+                return new ContainerPlaced(spec.Id, _self, running.Pid);
+            }
+            if (state is ContainerInfo)
+            {
+                // Left over from an earlier placement that did not finish: replaced by a fresh one.
+                await _containers.Ask<object>(new DeleteContainer(spec.Id, Force: true), timeout);
+            }
+            var policy = ParseRestart(spec.Restart, _supervisor.DefaultRestart);
+            var created = await _containers.Ask<object>(new CreateContainer(spec.Id, spec.Bundle, policy), timeout);
+            if (created is CommandFailed cf)
+                return new PlaceFailed(spec.Id, _self, cf.Error);
+            var started = await _containers.Ask<object>(new StartContainer(spec.Id), timeout);
+            if (started is CommandFailed sf)
+            {
+                await _containers.Ask<object>(new DeleteContainer(spec.Id, Force: true), timeout);
+                return new PlaceFailed(spec.Id, _self, sf.Error);
+            }
+            MarkPlaced(Markers, spec.Id);
+            var info = await _containers.Ask<object>(new GetContainerState(spec.Id), timeout);
+            return new ContainerPlaced(spec.Id, _self, info is ContainerInfo ci ? ci.Pid : 0);
+        }
+        catch (Exception e) when (e is AskTimeoutException or TaskCanceledException or FormatException or IOException)
+        {
+            return new PlaceFailed(spec.Id, _self, e.Message);
+        }
+    }
+
+    /// <summary>A restart policy text on the wire, with this node's backoff settings.</summary>
+    internal static RestartPolicy ParseRestart(string text, RestartPolicy defaults)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+            return defaults;
+        var (mode, max) = RestartPolicy.ParseMode(text);
+        return defaults with { Mode = mode, MaxRetries = max };
+    }
+
+    private async Task<object> Remove(string id)
+    {
+        try
+        {
+            var r = await _containers.Ask<object>(new DeleteContainer(id, Force: true), _supervisor.StopTimeout + TimeSpan.FromSeconds(10));
+            TryDelete(Path.Combine(Markers, id));
+            return new ContainerRemovedFromNode(id, _self, r is CommandFailed f && !f.Error.Contains("does not exist", StringComparison.Ordinal) ? f.Error : null);
+        }
+        catch (AskTimeoutException e)
+        {
+            return new ContainerRemovedFromNode(id, _self, e.Message);
+        }
+    }
+
+    private async Task<object> ListLocal()
+    {
+        var list = await _containers.Ask<ContainerList>(ListContainers.Instance, TimeSpan.FromSeconds(10));
+        var entries = new List<NodeContainerEntry>();
+        foreach (var id in list.Ids)
+        {
+            ContainerSnapshot? snap = null;
+            try
+            {
+                snap = _runtime.Inspect(id);
+            }
+            catch (Exception e) when (e is RuntimeException or IOException)
+            {
+            }
+            if (snap is not null)
+                entries.Add(new NodeContainerEntry(id, snap.Status.ToOci(), snap.Status == ContainerStatus.Stopped ? 0 : snap.InitPid));
+        }
+        return new NodeContainerList(_self, entries);
+    }
+
+    private async Task<object> ListCluster()
+    {
+        var nodes = _cluster.State.Members
+            .Where(m => m.HasRole(ClusterSettings.NodeRole) && m.Status is MemberStatus.Up or MemberStatus.WeaklyUp)
+            .Select(m => m.Address.ToString())
+            .ToList();
+        var system = Context.System;
+        var asks = nodes.Select(async n =>
+        {
+            try
+            {
+                return (n, (NodeContainerList?)await At(system, n).Ask<NodeContainerList>(ListNodeContainers.Instance, TimeSpan.FromSeconds(5)));
+            }
+            catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
+            {
+                return (n, null);
+            }
+        }).ToList();
+        var results = await Task.WhenAll(asks);
+        var entries = results.Where(r => r.Item2 is not null)
+            .SelectMany(r => r.Item2!.Containers.Select(c => new ClusterContainerEntry(r.n, c.Id, c.Status, c.Pid)))
+            .OrderBy(e => e.Node, StringComparer.Ordinal).ThenBy(e => e.Id, StringComparer.Ordinal)
+            .ToList();
+        return new ClusterContainerList(entries, results.Where(r => r.Item2 is null).Select(r => r.n).ToList());
+    }
+}
