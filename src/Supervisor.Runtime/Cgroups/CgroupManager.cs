@@ -42,7 +42,9 @@ public static class CgroupManager
                 var v1 = new V1CgroupManager(v1Paths, io);
                 if (unifiedDir is null)
                     return v1;
-                return new HybridCgroupManager(v1, new V2CgroupManager(unifiedDir, layout.Unified!.Controllers, io, pureV2: false));
+                // Without a v1 devices hierarchy the device rules go to the cgroup2 directory as a program.
+                return new HybridCgroupManager(v1, new V2CgroupManager(unifiedDir, layout.Unified!.Controllers, io, pureV2: false,
+                    ownsDevices: !v1Paths.ContainsKey("devices")));
         }
     }
 }
