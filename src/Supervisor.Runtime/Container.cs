@@ -392,7 +392,13 @@ public sealed partial class Container
             throw new InvalidContainerStateException($"cannot delete container {Id} that is not stopped: {status.ToOci()}");
         KillAll();
         if (st is not null)
+        {
             WaitGone(st.InitPid, st.InitStartTime, TimeSpan.FromSeconds(10));
+            // The shim writes exit.json into the state directory once it has reaped the init; removing
+            // the directory before that races with the write (rmdir then fails with ENOTEMPTY).
+            if (st.ShimPid > 0)
+                WaitGone(st.ShimPid, st.ShimStartTime, TimeSpan.FromSeconds(10));
+        }
         WaitCgroupEmpty(TimeSpan.FromSeconds(10));
         Cgroups.Destroy();
         if (st is not null)
