@@ -262,6 +262,9 @@ void shim_child_main(const struct shim_req *req, int sync_fd)
 {
     close_inherited(3 + req->preserve_fds, (unsigned)sync_fd);
     wait_for(sync_fd, SHIM_MSG_GO, SHIM_STEP_SYNC);
+    /* CVE-2016-9962: a rootless C2 was left dumpable only so that its id maps could be written (done
+     * before GO); from here on it sets up the container and must not be ptraced or have its fds read. */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     if (req->mode == SHIM_MODE_INIT)
         init_mode(req, sync_fd);
     exec_mode(req, sync_fd);

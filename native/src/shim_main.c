@@ -178,7 +178,10 @@ void shim_write_exit_file(pid_t pid, int status)
 static int listen_fd = -1;
 
 /* The socket is bound through /proc/self/fd/<dirfd>/shim.sock so that a state dir path longer than
- * sun_path (108 bytes) still works; it is created with mode 0600 (umask during bind). */
+ * sun_path (108 bytes) still works; it is created with mode 0600 (umask during bind). CVE-2020-15257
+ * (containerd-shim served its API on an abstract socket, reachable from any container sharing the
+ * host network namespace): this socket is a filesystem path in the 0700 state root, which a container's
+ * mount namespace does not contain, and peers are checked with SO_PEERCRED. */
 static void open_listener(void)
 {
     if (state_dir_fd < 0)

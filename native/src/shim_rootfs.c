@@ -315,6 +315,41 @@ static void create_file_in_root(int rootfd, const char *path, int step)
     close(d);
 }
 
+/* The roots of the procfs and sysfs mounted at /proc and /sys, as verified right after their mounts
+ * (index 0: /proc, 1: /sys); -1 until then. */
+static int special_fd[2] = { -1, -1 };
+static const char *const special_path[2] = { "/proc", "/sys" };
+
+/* CVE-2019-19921 / CVE-2021-30465 as races: whoever can rename entries of the rootfs (a host process,
+ * another container sharing the volume) can swap /proc with a symlink or a fake directory after procfs
+ * was mounted and verified. Masked and read-only paths under /proc and /sys are therefore resolved
+ * beneath the fd of the mount that was verified, never through the name "/proc" again, so they always
+ * land on the real procfs or sysfs, wherever it has been moved to. */
+static int open_masked(int rootfd, const char *path, int oflags)
+{
+    for (int i = 0; i < 2; i++) {
+        size_t n = strlen(special_path[i]);
+        if (special_fd[i] >= 0 && strncmp(path, special_path[i], n) == 0 && path[n] == '/')
+            return shim_open_in_root(special_fd[i], path + n, oflags, 0);
+    }
+    return shim_open_in_root(rootfd, path, oflags, 0);
+}
+
+/* After the root switch "/proc/self/fd/N" would be looked up through the container's /proc, which may
+ * have been swapped by then. With the verified procfs as the working directory, "self/fd/N" reaches the
+ * fd through that procfs alone. */
+static int fd_paths_from_proc;
+
+static char *fd_path(int fd, char *buf)
+{
+    if (!fd_paths_from_proc)
+        return shim_fd_path(fd, buf);
+    char num[21];
+    shim_strlcpy(buf, "self/fd/", 32);
+    shim_strlcat(buf, shim_utoa((unsigned)fd, num), 32);
+    return buf;
+}
+
 /* CVE-2019-16884: whatever ends up mounted at the container's /proc (or /sys) must be procfs (sysfs),
  * whatever the mount's type says: a plain directory bound there looks like /proc to every later write
  * (masks, sysctls, labels) and to the container, while holding host files. The destination string is not
@@ -338,6 +373,14 @@ static void check_proc_sys_target(int rootfd, int top, const char *dest)
         int same = fstat(fd, &st) == 0 && st.st_dev == mst.st_dev && st.st_ino == mst.st_ino;
         int ok = !same || is_magic(fd, special[i].magic);
         close(fd);
+        if (same && ok) {
+            /* Kept for the masked and read-only paths under it (see open_masked). */
+            if (special_fd[i] >= 0)
+                close(special_fd[i]);
+            special_fd[i] = fcntl(top, F_DUPFD_CLOEXEC, 3);
+            if (special_fd[i] < 0)
+                shim_fail(SHIM_STEP_MOUNT, errno, dest);
+        }
         if (!ok)
             shim_fail2(SHIM_STEP_MOUNT, EXDEV, dest, special[i].magic == PROC_SUPER_MAGIC
                                                         ? ": only procfs may be mounted at /proc"
@@ -574,17 +617,17 @@ struct shim_mount_attr {
 static void readonly_path(int rootfd, const char *path)
 {
     char fpath[32];
-    int fd = shim_open_in_root(rootfd, path, O_PATH, 0);
+    int fd = open_masked(rootfd, path, O_PATH);
     if (fd < 0) {
         if (errno == ENOENT)
             return;
         shim_fail(SHIM_STEP_READONLY_PATH, errno, path);
     }
-    shim_fd_path(fd, fpath);
+    fd_path(fd, fpath);
     if (mount(fpath, fpath, NULL, MS_BIND | MS_REC, NULL) < 0)
         shim_fail(SHIM_STEP_READONLY_PATH, errno, path);
     close(fd);
-    int top = shim_open_in_root(rootfd, path, O_PATH, 0);
+    int top = open_masked(rootfd, path, O_PATH);
     if (top < 0)
         shim_fail(SHIM_STEP_READONLY_PATH, errno, path);
     /* mount_setattr with AT_RECURSIVE makes the whole subtree read-only, including mounts below the
@@ -597,7 +640,7 @@ static void readonly_path(int rootfd, const char *path)
         if (errno != ENOSYS)
             shim_fail(SHIM_STEP_READONLY_PATH, errno, path);
         unsigned long want = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
-        if (mount(NULL, shim_fd_path(top, fpath), NULL, MS_BIND | MS_REMOUNT | want | mount_flags_of(top, 0),
+        if (mount(NULL, fd_path(top, fpath), NULL, MS_BIND | MS_REMOUNT | want | mount_flags_of(top, 0),
                   NULL) < 0)
             shim_fail(SHIM_STEP_READONLY_PATH, errno, path);
     }
@@ -623,7 +666,7 @@ static int open_dev_null(int rootfd)
 static void mask_path(int rootfd, const char *path, int *nullfd)
 {
     char fpath[32], npath[32];
-    int fd = shim_open_in_root(rootfd, path, O_PATH, 0);
+    int fd = open_masked(rootfd, path, O_PATH);
     if (fd < 0) {
         if (errno == ENOENT)
             return;
@@ -632,14 +675,14 @@ static void mask_path(int rootfd, const char *path, int *nullfd)
     struct stat st;
     if (fstat(fd, &st) < 0)
         shim_fail(SHIM_STEP_MASK_PATH, errno, path);
-    shim_fd_path(fd, fpath);
+    fd_path(fd, fpath);
     if (S_ISDIR(st.st_mode)) {
         if (mount("tmpfs", fpath, "tmpfs", MS_RDONLY, NULL) < 0)
             shim_fail(SHIM_STEP_MASK_PATH, errno, path);
     } else {
         if (*nullfd < 0)
             *nullfd = open_dev_null(rootfd);
-        if (mount(shim_fd_path(*nullfd, npath), fpath, NULL, MS_BIND, NULL) < 0)
+        if (mount(fd_path(*nullfd, npath), fpath, NULL, MS_BIND, NULL) < 0)
             shim_fail(SHIM_STEP_MASK_PATH, errno, path);
     }
     close(fd);
@@ -647,6 +690,11 @@ static void mask_path(int rootfd, const char *path, int *nullfd)
 
 void shim_finish_rootfs(const struct shim_req *req, int rootfd)
 {
+    if (special_fd[0] >= 0) {
+        if (fchdir(special_fd[0]) < 0)
+            shim_fail(SHIM_STEP_MASK_PATH, errno, "/proc");
+        fd_paths_from_proc = 1;
+    }
     for (uint32_t i = 0; i < req->nro; i++)
         readonly_path(rootfd, req->ro[i]);
     int nullfd = -1;
@@ -654,6 +702,16 @@ void shim_finish_rootfs(const struct shim_req *req, int rootfd)
         mask_path(rootfd, req->mask[i], &nullfd);
     if (nullfd >= 0)
         close(nullfd);
+    if (fd_paths_from_proc) {
+        fd_paths_from_proc = 0;
+        if (chdir("/") < 0)
+            shim_fail(SHIM_STEP_MASK_PATH, errno, "/");
+    }
+    for (int i = 0; i < 2; i++) {
+        if (special_fd[i] >= 0)
+            close(special_fd[i]);
+        special_fd[i] = -1;
+    }
     if (req->flags & SHIM_F_READONLY_ROOTFS) {
         int top = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
         unsigned long locked = top >= 0 ? mount_flags_of(top, 0) : 0;

@@ -16,6 +16,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -84,9 +85,19 @@ __attribute__((noreturn)) static void run_c1(const struct shim_req *req, int rep
             shim_fail(SHIM_STEP_SETNS, errno, req->ns[i].path);
     }
 
+    /* Rootless: the runtime writes C2's uid_map and gid_map as the same unprivileged user. A
+     * non-dumpable process's /proc/<pid> files belong to root, so C2 must start dumpable or the maps
+     * cannot be opened. C2 holds no host fd but its sync socket, lives in namespaces nobody else has
+     * joined yet, and drops dumpability again as soon as GO arrives (shim_child_main). A privileged
+     * runtime writes the maps with CAP_DAC_OVERRIDE, so C2 stays non-dumpable then. */
+    int dumpable_child = (clone_flags & CLONE_NEWUSER) && geteuid() != 0;
+    if (dumpable_child)
+        prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
     /* Fork-style raw clone (no new stack): the child continues here with a copy of our memory. The
      * glibc wrapper insists on a stack and fork() cannot take namespace flags. */
     long pid = syscall(SYS_clone, clone_flags | CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+    if (pid != 0 && dumpable_child)
+        prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     if (pid < 0)
         shim_fail(SHIM_STEP_CLONE, errno, "clone");
     if (pid == 0) {

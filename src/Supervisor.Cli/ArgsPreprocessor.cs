@@ -7,7 +7,7 @@ namespace Supervisor.Cli;
 /// </summary>
 internal static class ArgsPreprocessor
 {
-    private static readonly string[] GlobalValueOptions = ["--root", "--log", "--log-format", "--criu"];
+    private static readonly string[] GlobalValueOptions = ["--root", "--log", "--log-format", "--criu", "--rootless"];
 
     public static string[] Prepare(string[] args)
     {

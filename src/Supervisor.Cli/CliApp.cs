@@ -9,12 +9,32 @@ namespace Supervisor.Cli;
 /// </summary>
 internal static class CliApp
 {
-    public static readonly Option<string> RootOption = new("--root")
+    public static readonly Option<string?> RootOption = new("--root")
     {
-        Description = "root directory for storage of container state (this should be located in tmpfs)",
-        DefaultValueFactory = _ => RuntimeOptions.DefaultStateRoot,
+        Description = "root directory for storage of container state (this should be located in tmpfs); default /run/supervisor, or $XDG_RUNTIME_DIR/supervisor (else /tmp/supervisor-<uid>) when rootless",
         Recursive = true,
     };
+
+    /// <summary>
+    /// runc's global --rootless: not recursive, so that it goes before the command (as runc requires) and
+    /// does not clash with `spec --rootless`, which asks for a rootless config.
+    /// </summary>
+    public static readonly Option<string> RootlessOption = new("--rootless")
+    {
+        Description = "ignore cgroup permission errors and map the caller's ids ('true', 'false', or 'auto': rootless when not root)",
+        DefaultValueFactory = _ => "auto",
+    };
+
+    /// <summary>Rootless mode as decided by --rootless and the effective uid.</summary>
+    public static bool IsRootless(ParseResult parse) =>
+        Rootless.Resolve(parse.GetValue(RootlessOption), Supervisor.Linux.Syscalls.EffectiveUid);
+
+    /// <summary>The state root: --root, or the default for the (rootless or not) mode.</summary>
+    public static string StateRoot(ParseResult parse) =>
+        parse.GetValue(RootOption) is { Length: > 0 } root
+            ? root
+            : Rootless.DefaultStateRoot(IsRootless(parse), Supervisor.Linux.Syscalls.EffectiveUid,
+                Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR"));
 
     public static readonly Option<string?> LogOption = new("--log")
     {
@@ -51,6 +71,7 @@ internal static class CliApp
     {
         var root = new RootCommand("supervisor: an OCI container runtime and container supervisor");
         root.Options.Add(RootOption);
+        root.Options.Add(RootlessOption);
         root.Options.Add(LogOption);
         root.Options.Add(LogFormatOption);
         root.Options.Add(DebugOption);

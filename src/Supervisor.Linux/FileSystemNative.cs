@@ -39,6 +39,15 @@ public static partial class FileSystemNative
         }
     }
 
+    /// <summary>open(O_RDONLY|O_DIRECTORY|O_CLOEXEC): a directory handle (e.g. a cgroup for bpf attach).</summary>
+    public static Microsoft.Win32.SafeHandles.SafeFileHandle OpenDirectory(string path)
+    {
+        int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+            throw new SyscallException("open", path, (Errno)Marshal.GetLastPInvokeError());
+        return new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true);
+    }
+
     [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     private static partial int mkdir(string path, uint mode);
 

@@ -23,6 +23,15 @@ public static unsafe class Syscalls
     public const int SIGTERM = 15;
     public const int WNOHANG = LibcProcess.WNOHANG;
 
+    /// <summary>The caller's effective uid (rootless mode maps it to root in the container).</summary>
+    public static uint EffectiveUid => LibcProcess.GetEuid();
+
+    /// <summary>The caller's effective gid.</summary>
+    public static uint EffectiveGid => LibcProcess.GetEgid();
+
+    /// <summary>True when the caller may create entries in <paramref name="dir"/> (access(2) with W_OK|X_OK).</summary>
+    public static bool CanWriteDirectory(string dir) => LibcProcess.Access(dir, 2 | 1) == 0;
+
     internal static Errno LastErrno() => (Errno)Marshal.GetLastPInvokeError();
 
     public static void Kill(int pid, int signal)

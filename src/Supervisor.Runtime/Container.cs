@@ -42,9 +42,9 @@ public sealed partial class Container
     private StateStore Store => _factory.Store;
 
     /// <summary>The container's cgroups (created by Init; loaded from state.json afterwards).</summary>
-    public ICgroupManager Cgroups => _cgroups ??= _state is { CgroupPaths.Count: > 0 } s
+    public ICgroupManager Cgroups => _cgroups ??= _state is { } s && (s.CgroupPaths.Count > 0 || _factory.Options.Rootless)
         ? CgroupManager.Create(_factory.Layout, s.CgroupPaths)
-        : CgroupManager.ForContainer(_factory.Layout, Config.Cgroups.Path, Id);
+        : _factory.CgroupsFor(Config.Cgroups.Path, Id);
 
     /// <summary>The persisted record, re-read so that changes made by other processes are seen.</summary>
     public StateFile? ReadState()
@@ -111,7 +111,7 @@ public sealed partial class Container
         try
         {
             var user = ResolveUser(config.Rootfs, config.Process.User);
-            cgroups = CgroupManager.ForContainer(_factory.Layout, config.Cgroups.Path, Id);
+            cgroups = _factory.CgroupsFor(config.Cgroups.Path, Id);
             // Another container's processes in "our" cgroup would share its limits and be killed with it
             // (runc: "container's cgroup is not empty").
             if (cgroups.Exists() && cgroups.GetPids().Count > 0)
@@ -119,6 +119,11 @@ public sealed partial class Container
                 var taken = cgroups;
                 cgroups = null;
                 throw new RuntimeException($"container's cgroup is not empty: {taken.Paths.Values.FirstOrDefault()}");
+            }
+            if (_factory.Options.Rootless && cgroups.Validate(config.Cgroups.Resources) is { Count: > 0 } problems)
+            {
+                cgroups = null;
+                throw new RuntimeException($"rootless container: {problems[0]} (no cgroup delegated to uid {Syscalls.EffectiveUid})");
             }
             cgroups.Create(config.Cgroups.Resources);
             _cgroups = cgroups;
@@ -130,7 +135,7 @@ public sealed partial class Container
             pid = shim.WaitChild();
             cgroups.Apply(pid);
             if (config.CreatesNamespace(NamespaceType.User))
-                WriteIdMaps(pid, config);
+                WriteIdMaps(pid, config, _factory.Options.Rootless);
 
             ProcStat.TryRead(pid, out _, out var initStart);
             ProcStat.TryRead(shim.ShimPid, out _, out var shimStart);
@@ -283,7 +288,43 @@ public sealed partial class Container
     }
 
     /// <summary>Host pids of every process in the container's cgroups.</summary>
-    public IReadOnlyList<int> Processes() => Cgroups.GetPids();
+    public IReadOnlyList<int> Processes() => Cgroups.Paths.Count == 0 ? PidNamespaceMembers() : Cgroups.GetPids();
+
+    /// <summary>
+    /// A rootless container without a delegated cgroup has no task list, but its own pid namespace holds
+    /// exactly its processes: every /proc entry whose ns/pid link names the init's namespace.
+    /// </summary>
+    private IReadOnlyList<int> PidNamespaceMembers()
+    {
+        var st = _state ?? ReadState();
+        if (st is null || st.InitPid == 0 || !ProcStat.IsAlive(st.InitPid, st.InitStartTime) || !Config.CreatesNamespace(NamespaceType.Pid))
+            return [];
+        string? ns;
+        try
+        {
+            ns = File.ResolveLinkTarget($"/proc/{st.InitPid}/ns/pid", returnFinalTarget: false)?.ToString();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return [st.InitPid];
+        }
+        var pids = new List<int>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid))
+                continue;
+            try
+            {
+                if (File.ResolveLinkTarget($"{dir}/ns/pid", returnFinalTarget: false)?.ToString() == ns)
+                    pids.Add(pid);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+            }
+        }
+        pids.Sort();
+        return pids;
+    }
 
     public void Pause()
     {
@@ -419,6 +460,8 @@ public sealed partial class Container
     {
         try
         {
+            if (Cgroups.Paths.Count == 0)
+                return PidNamespaceMembers();
             return Cgroups.Exists() ? Cgroups.GetPids() : [];
         }
         catch (Exception e) when (e is RuntimeException or IOException or SyscallException)
@@ -512,8 +555,12 @@ public sealed partial class Container
     /// CAP_SETUID/CAP_SETGID may do this, which is why the shim's child waits for it; each map must be
     /// written with a single write(2).
     /// </summary>
-    private static void WriteIdMaps(int pid, ContainerConfig config)
+    private static void WriteIdMaps(int pid, ContainerConfig config, bool rootless)
     {
+        // An unprivileged writer may only write gid_map once setgroups(2) is disabled in the namespace:
+        // otherwise container root could drop a supplementary group the host uses to deny it access.
+        if (rootless)
+            WriteProcFile($"/proc/{pid}/setgroups", "deny");
         WriteMap($"/proc/{pid}/gid_map", config.GidMappings);
         WriteMap($"/proc/{pid}/uid_map", config.UidMappings);
     }
@@ -523,13 +570,18 @@ public sealed partial class Container
         var sb = new StringBuilder();
         foreach (var m in maps)
             sb.Append(m.ContainerId).Append(' ').Append(m.HostId).Append(' ').Append(m.Size).Append('\n');
-        var bytes = Encoding.ASCII.GetBytes(sb.ToString());
+        WriteProcFile(path, sb.ToString());
+    }
+
+    private static void WriteProcFile(string path, string text)
+    {
+        var bytes = Encoding.ASCII.GetBytes(text);
         try
         {
             using var fs = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite, bufferSize: 0);
             fs.Write(bytes);
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new RuntimeException($"write {path}: {e.Message}", e);
         }

@@ -32,6 +32,8 @@ public sealed class ContainerFactory
     public Container Create(string id, string bundleDir, ContainerConfig config)
     {
         ConfigValidator.ValidateId(id);
+        if (Options.Rootless)
+            config = Rootless.Adapt(config, Supervisor.Linux.Syscalls.EffectiveUid, Supervisor.Linux.Syscalls.EffectiveGid);
         ConfigValidator.ValidateOrThrow(config);
         var dir = Store.CreateContainerDir(id);
         return new Container(this, id, Path.GetFullPath(bundleDir), config, dir, state: null);
@@ -45,6 +47,11 @@ public sealed class ContainerFactory
     }
 
     public bool Exists(string id) => Store.Exists(id);
+
+    /// <summary>The manager for a new container's cgroups: every hierarchy as root, the delegated ones rootless.</summary>
+    internal Cgroups.ICgroupManager CgroupsFor(string? cgroupsPath, string id) => Options.Rootless
+        ? CgroupManager.ForRootless(Layout, cgroupsPath, id, Supervisor.Linux.Syscalls.CanWriteDirectory)
+        : CgroupManager.ForContainer(Layout, cgroupsPath, id);
 
     /// <summary>
     /// Restores a container from CRIU images (<see cref="Container.Restore"/>): a checkpointed container

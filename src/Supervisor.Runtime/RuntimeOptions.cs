@@ -14,6 +14,12 @@ public sealed record RuntimeOptions
     /// <summary>How long pause/resume wait for the freezer to report the new state.</summary>
     public TimeSpan FreezeTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Rootless mode (<see cref="Supervisor.Runtime.Rootless"/>): configs are adapted to the caller's ids,
+    /// only delegated cgroups are used, and the user namespace maps are written as an unprivileged process.
+    /// </summary>
+    public bool Rootless { get; init; }
+
     /// <summary>The criu binary (the configured path, after a --criu flag and before the private install and PATH).</summary>
     public string? CriuPath { get; init; }
 

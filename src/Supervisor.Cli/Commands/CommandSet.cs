@@ -39,7 +39,8 @@ internal static class CommandSet
             throw new RuntimeException("--systemd-cgroup is not supported: cgroups are managed through cgroupfs");
         return new ContainerFactory(new RuntimeOptions
         {
-            StateRoot = parse.GetValue(CliApp.RootOption)!,
+            StateRoot = CliApp.StateRoot(parse),
+            Rootless = CliApp.IsRootless(parse),
             CriuPath = parse.GetValue(CliApp.CriuOption) is { Length: > 0 } criu ? criu : Environment.GetEnvironmentVariable("SUPERVISOR_CRIU"),
         });
     }

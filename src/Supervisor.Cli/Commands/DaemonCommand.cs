@@ -22,7 +22,7 @@ internal static class DaemonCommand
             var daemon = Path.Combine(dir, DaemonName);
             if (!File.Exists(daemon))
                 throw new IOException($"{daemon} not found: build it with make build");
-            var argv = new List<string> { daemon, "--root", parse.GetValue(CliApp.RootOption)! };
+            var argv = new List<string> { daemon, "--root", CliApp.StateRoot(parse) };
             if (parse.GetValue(config) is { } file)
                 argv.AddRange(["--config", Path.GetFullPath(file)]);
             Syscalls.Exec(daemon, argv);

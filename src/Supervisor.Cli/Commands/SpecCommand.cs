@@ -22,7 +22,7 @@ internal static class SpecCommand
             if (!Directory.Exists(dir))
                 throw new RuntimeException($"bundle directory {dir} does not exist");
             var spec = parse.GetValue(rootless)
-                ? DefaultSpec.Create(rootless: true)
+                ? DefaultSpec.Create(rootless: true, Supervisor.Linux.Syscalls.EffectiveUid, Supervisor.Linux.Syscalls.EffectiveGid)
                 : DefaultSpec.Create();
             File.WriteAllText(path, SpecLoader.Serialize(spec) + "\n");
             return 0;

@@ -21,6 +21,16 @@ internal static unsafe partial class LibcProcess
     [LibraryImport("libc", EntryPoint = "execv", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Execv(string path, string?[] argv);
 
+    [LibraryImport("libc", EntryPoint = "geteuid")]
+    public static partial uint GetEuid();
+
+    [LibraryImport("libc", EntryPoint = "getegid")]
+    public static partial uint GetEgid();
+
+    /// <summary>access(2) with the real ids (which equal the effective ones for the CLI).</summary>
+    [LibraryImport("libc", EntryPoint = "access", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Access(string path, int mode);
+
     public const int PR_SET_CHILD_SUBREAPER = 36;
 
     [LibraryImport("libc", EntryPoint = "prctl", SetLastError = true)]

@@ -106,6 +106,22 @@ internal class CgroupIo
         }
     }
 
+    /// <summary>
+    /// Puts the compiled device program on the cgroup2 directory <paramref name="dir"/>, replacing the
+    /// one attached before (<see cref="Supervisor.Linux.Bpf.CgroupDeviceProgram.Replace"/>).
+    /// </summary>
+    public virtual void AttachDeviceProgram(string dir, ulong[] instructions)
+    {
+        try
+        {
+            Supervisor.Linux.Bpf.CgroupDeviceProgram.Replace(dir, instructions, DeviceFilter.License);
+        }
+        catch (SyscallException e)
+        {
+            throw new CgroupException($"cgroup device program on {dir}: {e.Message}", dir, e.Errno, e);
+        }
+    }
+
     /// <summary>Pauses between polls of a state file.</summary>
     public virtual void Sleep(TimeSpan t) => Thread.Sleep(t);
 

@@ -134,8 +134,6 @@ internal static partial class CgroupValidation
         if (r.Devices.Count > 0)
         {
             Need("devices", "device rules");
-            if (versionOf("devices") == CgroupVersion.V2)
-                errors.Add("device rules on cgroup v2 need an eBPF device program, which this runtime does not load");
         }
         foreach (var d in r.Devices)
         {

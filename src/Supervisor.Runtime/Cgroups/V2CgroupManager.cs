@@ -16,13 +16,21 @@ internal sealed class V2CgroupManager : ICgroupManager
     private readonly bool _pureV2;
     private List<string> _created = [];
 
-    public V2CgroupManager(string dir, IEnumerable<string> owned, CgroupIo io, bool pureV2)
+    /// <param name="ownsDevices">
+    /// Device rules are enforced here, by an eBPF program attached to the directory: always on a pure v2
+    /// host, and in hybrid mode when no v1 devices hierarchy is mounted. cgroup2 needs no controller for
+    /// this (BPF_CGROUP_DEVICE is an attach point of every cgroup2 directory).
+    /// </param>
+    public V2CgroupManager(string dir, IEnumerable<string> owned, CgroupIo io, bool pureV2, bool ownsDevices = false)
     {
         _dir = dir;
         _owned = new HashSet<string>(owned, StringComparer.Ordinal);
         _io = io;
         _pureV2 = pureV2;
+        _ownsDevices = pureV2 || ownsDevices;
     }
+
+    private readonly bool _ownsDevices;
 
     public IReadOnlyDictionary<string, string> Paths => new Dictionary<string, string> { [CgroupPaths.UnifiedKey] = _dir };
 
@@ -31,11 +39,11 @@ internal sealed class V2CgroupManager : ICgroupManager
     public string? Path(string controller) => controller == CgroupPaths.UnifiedKey || VersionOf(controller) is not null ? _dir : null;
 
     /// <summary>
-    /// v2 controllers are those owned here; the device controller has no file interface on v2 (it is an eBPF
-    /// program) and is reported as v2 on a pure v2 host so validation can say why device rules fail.
+    /// v2 controllers are those owned here, plus "devices" when the device program is enforced here (it has
+    /// no controller file on v2).
     /// </summary>
     public CgroupVersion? VersionOf(string controller) =>
-        controller == CgroupPaths.UnifiedKey || _owned.Contains(controller == "blkio" ? "io" : controller) || (controller == "devices" && _pureV2)
+        controller == CgroupPaths.UnifiedKey || _owned.Contains(controller == "blkio" ? "io" : controller) || (controller == "devices" && _ownsDevices)
             ? CgroupVersion.V2
             : null;
 
@@ -144,6 +152,9 @@ internal sealed class V2CgroupManager : ICgroupManager
 
     private void Write(Resources r)
     {
+        // An update without device rules keeps the program in place; with rules it replaces it whole.
+        if (_ownsDevices && r.Devices.Count > 0)
+            _io.AttachDeviceProgram(_dir, DeviceFilter.Compile(r.Devices));
         if (r.Memory is { } m && _owned.Contains("memory"))
         {
             if (m.Limit is { } limit and not 0)

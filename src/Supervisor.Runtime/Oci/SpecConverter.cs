@@ -255,6 +255,8 @@ public static class SpecConverter
 
     private static Resources ConvertResources(OciResources? r, IReadOnlyList<DeviceNode> devices)
     {
+        // Device access (escape class 7: a container with CAP_MKNOD making and reading a host disk node):
+        // the device cgroup starts from deny-all, so only the listed devices can be opened.
         var rules = new List<DeviceRule> { DenyAll };
         var ociRules = r?.Devices ?? [];
         for (var i = 0; i < ociRules.Count; i++)

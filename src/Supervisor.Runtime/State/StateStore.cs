@@ -24,6 +24,11 @@ public sealed class StateStore
 
     public string ContainerDir(string id) => Path.Combine(Root, id);
 
+    /// <summary>
+    /// Creates the state root with mode 0700. The state root holds state.json and the shims' control
+    /// sockets (CVE-2020-15257: a control API reachable from a container is an escape), so only its
+    /// owner may traverse it.
+    /// </summary>
     public void EnsureRoot()
     {
         Directory.CreateDirectory(Root);

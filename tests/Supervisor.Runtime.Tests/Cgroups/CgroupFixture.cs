@@ -12,6 +12,11 @@ internal sealed class FixtureIo : CgroupIo
 {
     public List<(string Path, string Value)> Writes { get; } = [];
 
+    /// <summary>Device programs attached, in order: the cgroup directory and the instructions.</summary>
+    public List<(string Dir, ulong[] Program)> DevicePrograms { get; } = [];
+
+    public override void AttachDeviceProgram(string dir, ulong[] instructions) => DevicePrograms.Add((dir, instructions));
+
     /// <summary>When set, freezes never complete (v1 reads FREEZING, v2 cgroup.events keeps frozen 0).</summary>
     public bool StuckFreeze { get; set; }
 

@@ -6,6 +6,20 @@ namespace Supervisor.Runtime.Tests.Cgroups;
 public class V2ManagerTests
 {
     [Fact]
+    public void Device_rules_become_one_program_on_the_directory_and_an_update_without_rules_keeps_it()
+    {
+        using var f = CgroupFixture.V2("/user.slice");
+        var m = f.Manager(null, "c1");
+        IReadOnlyList<DeviceRule> rules = [new DeviceRule(false, 'a', null, null, "rwm"), new DeviceRule(true, 'c', 1, 3, "rwm")];
+        m.Create(new Resources { Devices = rules });
+        var (dir, prog) = Assert.Single(f.Io.DevicePrograms);
+        Assert.Equal(m.Path(""), dir);
+        Assert.Equal(DeviceFilter.Compile(rules), prog);
+        m.Set(new Resources { Pids = new PidsResources { Limit = 5 } });
+        Assert.Single(f.Io.DevicePrograms);
+    }
+
+    [Fact]
     public void Create_WritesV2Files_AndDelegatesControllers()
     {
         using var f = CgroupFixture.V2("/user.slice");
@@ -94,7 +108,8 @@ public class V2ManagerTests
         Assert.Contains("memory+swap limit on cgroup v2 needs a memory limit (swap.max = memory+swap - memory)", errors);
         Assert.Contains("cpu realtime scheduling is not supported on cgroup v2", errors);
         Assert.Contains(errors, e => e.StartsWith("a network class id needs the net_cls cgroup controller"));
-        Assert.Contains("device rules on cgroup v2 need an eBPF device program, which this runtime does not load", errors);
+        // Device rules are an eBPF program on v2, so they are accepted.
+        Assert.DoesNotContain(errors, e => e.Contains("device"));
         Assert.Contains("unified key \"../etc/passwd\" is not a cgroup file name", errors);
         Assert.Contains("unified key \"a/b.c\" is not a cgroup file name", errors);
         Assert.DoesNotContain(errors, e => e.Contains("memory.high"));

@@ -14,6 +14,9 @@
  *   connect <path>                  connect(2) to a unix socket path.
  *   mknod-read <path> <b|c> <maj> <min>   create a device node, open it and read a byte.
  *   syscall <name>                  one raw system call for the seccomp tests.
+ *   exchange-loop <a> <b> <stopfile>   host side, CVE-2021-30465 / CVE-2019-19921 races: swap the names a
+ *                                   and b with renameat2(RENAME_EXCHANGE) until stopfile exists, then
+ *                                   print how many swaps succeeded.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -442,6 +445,20 @@ static int one_syscall(const char *name)
     return 0;
 }
 
+static int exchange_loop(const char *a, const char *b, const char *stopfile)
+{
+    unsigned long swaps = 0, tries = 0;
+    for (;;) {
+        if ((tries++ & 255) == 0 && access(stopfile, F_OK) == 0)
+            break;
+        /* Fails with EBUSY while either name is a mount point (in any namespace); keep trying. */
+        if (syscall(SYS_renameat2, AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE) == 0)
+            swaps++;
+    }
+    printf("swaps=%lu\n", swaps);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -461,6 +478,8 @@ int main(int argc, char **argv)
         return mknod_read(argv[2], argv[3], argv[4], argv[5]);
     if (argc >= 3 && strcmp(argv[1], "syscall") == 0)
         return one_syscall(argv[2]);
-    fprintf(stderr, "usage: svattack exe-loop|fd-loop|probe-pid|reopen-exe|ids|connect|mknod-read|syscall ...\n");
+    if (argc >= 5 && strcmp(argv[1], "exchange-loop") == 0)
+        return exchange_loop(argv[2], argv[3], argv[4]);
+    fprintf(stderr, "usage: svattack exchange-loop|exe-loop|fd-loop|probe-pid|reopen-exe|ids|connect|mknod-read|syscall ...\n");
     return 2;
 }
