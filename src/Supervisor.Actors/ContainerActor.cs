@@ -294,6 +294,10 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers, IWithUnb
         }
         if (string.IsNullOrEmpty(_spec.Bundle))
             _spec = _spec with { Bundle = snap.Bundle };
+        // A container adopted without a record (made with the CLI, or its daemon died before writing one)
+        // gets one, so that `state` shows its policy and counters from now on.
+        if (_store.Read(Id) is null)
+            Persist(_record);
         if (snap.Disowned)
         {
             _log.Warning("container {ContainerId}: its state names pid {Pid}, a live process outside the container's cgroup; not adopted, and that process is left alone",

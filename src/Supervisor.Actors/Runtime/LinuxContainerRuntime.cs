@@ -254,11 +254,10 @@ public sealed class LinuxContainerRuntime : IContainerRuntime
     /// Killing CRIU makes the kernel detach its ptrace from the dumped tasks, which then run on; CRIU kills
     /// a tree it dumped (without leave-running) only after the dump is complete.
     /// </summary>
-    private void CancelKillsCriu(CancellationToken cancel, Action call)
+    private static void CancelKillsCriu(CancellationToken cancel, Action call)
     {
         cancel.ThrowIfCancellationRequested();
         var tid = CurrentThreadId();
-        var criu = CriuLocator.Resolve(null, _factory.Options.CriuPath);
         using var returned = new CancellationTokenSource();
         var token = returned.Token;
         Task? killer = null;
@@ -266,7 +265,7 @@ public sealed class LinuxContainerRuntime : IContainerRuntime
         {
             while (!token.IsCancellationRequested)
             {
-                KillCriuChildren(tid, criu);
+                KillCriuChildren(tid);
                 try
                 {
                     await Task.Delay(20, token);
@@ -296,7 +295,12 @@ public sealed class LinuxContainerRuntime : IContainerRuntime
         return int.Parse(link[(link.LastIndexOf('/') + 1)..], CultureInfo.InvariantCulture);
     }
 
-    private static void KillCriuChildren(int tid, string criuPath)
+    /// <summary>
+    /// Kills this thread's children that run <c>criu swrk</c>. They are matched by their command line: the
+    /// criu path may be a wrapper script that execs a loader, so /proc/PID/exe does not name criu. A
+    /// restore's tasks are children of this thread too, but once restored they carry their own command line.
+    /// </summary>
+    private static void KillCriuChildren(int tid)
     {
         string children;
         try
@@ -307,21 +311,20 @@ public sealed class LinuxContainerRuntime : IContainerRuntime
         {
             return;
         }
-        var criu = Path.GetFullPath(criuPath);
         foreach (var field in children.Split(' ', StringSplitOptions.RemoveEmptyEntries))
         {
             if (!int.TryParse(field, NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
                 continue;
-            string? exe;
+            string[] argv;
             try
             {
-                exe = new FileInfo($"/proc/{pid}/exe").LinkTarget;
+                argv = File.ReadAllText($"/proc/{pid}/cmdline").Split('\0');
             }
             catch (IOException)
             {
                 continue;
             }
-            if (exe != criu)
+            if (!argv.Contains("swrk"))
                 continue;
             try
             {

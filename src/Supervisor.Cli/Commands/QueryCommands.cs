@@ -49,7 +49,11 @@ internal static class QueryCommands
             state["lastOomKilled"] = true;
         if (record["manuallyStopped"]?.GetValue<bool>() == true)
             state["manuallyStopped"] = true;
-        return state.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true });
+        return state.ToJsonString(new System.Text.Json.JsonSerializerOptions
+        {
+            WriteIndented = true,
+            Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        });
     }
 
     public static Command ListCommand()
