@@ -19,7 +19,11 @@ mkdir -p "$STATE"
 # State on a tmpfs, as /run is on a normal host.
 mount -t tmpfs -o size=256m tmpfs "$STATE"
 cleanup() {
-    for d in "$STATE"/*/; do [ -f "$d/state.json" ] && "$ROOT/artifacts/bin/supervisor" --root "$STATE" delete -f "$(basename "$d")" >/dev/null 2>&1 || true; done
+    for r in "$STATE"/*/; do
+        for d in "$r"*/; do
+            [ -f "$d/state.json" ] && "$ROOT/artifacts/bin/supervisor" --root "$r" delete -f "$(basename "$d")" >/dev/null 2>&1 || true
+        done
+    done
     umount "$STATE" 2>/dev/null || true
     rm -rf "$WORK"
 }
@@ -27,8 +31,8 @@ trap cleanup EXIT
 
 [ -x artifacts/bin/supervisor-shim ] || { echo "build first: make build" >&2; exit 1; }
 scripts/make-rootfs.sh artifacts/rootfs >/dev/null
-dotnet build bench/Supervisor.Bench/Supervisor.Bench.csproj -c Release -nologo -v quiet -o "$WORK/bin" >/dev/null
-BENCH="$WORK/bin/supervisor-bench"
+dotnet build bench/Supervisor.Bench/Supervisor.Bench.csproj -c Release -nologo -v quiet >/dev/null
+BENCH="$ROOT/bench/Supervisor.Bench/bin/Release/net10.0/supervisor-bench"
 export SUPERVISOR_SHIM="$ROOT/artifacts/bin/supervisor-shim"
 
 bundle() { # dir, args (jq array)
@@ -41,7 +45,11 @@ bundle "$WORK/true" '["/bin/true"]'
 bundle "$WORK/idle" '["/bin/sleep", "100000"]'
 
 run() { echo "== $*"; BENCH_ROOT="$STATE/$1" "$BENCH" "$@"; }
-RUNC="$RUNC" run startstop "$WORK/true" "$N"
-run restart "$WORK/idle" 20
-run idle "$WORK/idle" "$COUNT"
-run stats "$WORK/idle" "$COUNT" "$SECS"
+for b in ${BENCHES:-startstop restart idle stats}; do
+    case $b in
+        startstop) RUNC="$RUNC" run startstop "$WORK/true" "$N" ;;
+        restart) run restart "$WORK/idle" 20 ;;
+        idle) run idle "$WORK/idle" "$COUNT" ;;
+        stats) run stats "$WORK/idle" "$COUNT" "$SECS" ;;
+    esac
+done

@@ -130,9 +130,15 @@ public static class Program
         await h.DeleteMany(await h.RunMany("warm", bundle, 1));
         await Settle();
         var before = Pss.Of(Environment.ProcessId);
+        var heapBefore = GC.GetGCMemoryInfo();
+        if (Environment.GetEnvironmentVariable("BENCH_SMAPS") is { Length: > 0 } dump)
+            File.Copy("/proc/self/smaps", dump + ".before", overwrite: true);
         var ids = await h.RunMany("idle", bundle, count);
         await Settle();
         var after = Pss.Of(Environment.ProcessId);
+        var heapAfter = GC.GetGCMemoryInfo();
+        if (Environment.GetEnvironmentVariable("BENCH_SMAPS") is { Length: > 0 } dump2)
+            File.Copy("/proc/self/smaps", dump2 + ".after", overwrite: true);
         var shims = h.Runtime.ListIds().Select(id => h.Runtime.Inspect(id)!.ShimPid).Where(p => p > 0).ToList();
         long shimPss = 0, shimMemfd = 0;
         foreach (var pid in shims)
@@ -145,10 +151,14 @@ public static class Program
         Console.WriteLine($"daemon_pss_before_kib {before / 1024}");
         Console.WriteLine($"daemon_pss_after_kib {after / 1024}");
         Console.WriteLine($"daemon_per_container_kib {(after - before) / 1024.0 / count:0.0}");
+        Console.WriteLine($"managed_heap_per_container_kib {(heapAfter.HeapSizeBytes - heapBefore.HeapSizeBytes) / 1024.0 / count:0.0}");
+        Console.WriteLine($"gc_committed_per_container_kib {(heapAfter.TotalCommittedBytes - heapBefore.TotalCommittedBytes) / 1024.0 / count:0.0}");
         Console.WriteLine($"shim_pss_per_container_kib {shimPss / 1024.0 / Math.Max(1, shims.Count):0.0}");
         Console.WriteLine($"shim_memfd_unmapped_per_container_kib {shimMemfd / 1024.0 / Math.Max(1, shims.Count):0.0}");
         Console.WriteLine($"total_per_container_kib {((after - before) + shimPss) / 1024.0 / count:0.0}");
         Console.WriteLine($"threads {Directory.GetDirectories("/proc/self/task").Length}");
+        if (Environment.GetEnvironmentVariable("BENCH_HOLD") is { Length: > 0 } hold)
+            await Task.Delay(TimeSpan.FromSeconds(int.Parse(hold, CultureInfo.InvariantCulture)));
         await h.DeleteMany(ids);
     }
 

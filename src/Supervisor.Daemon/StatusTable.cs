@@ -25,8 +25,14 @@ internal sealed class StatusTable : ReceiveActor, IWithTimers
         _supervisor = supervisor;
         _interval = interval;
         Receive<ContainerStats>(OnStats);
-        Receive<ContainerRemoved>(r => _stats.Remove(r.Id));
-        Receive<ContainerExited>(e => _stats.Remove(e.Id));
+        Receive<ContainerRemoved>(r =>
+        {
+            _stats.Remove(r.Id);
+        });
+        Receive<ContainerExited>(e =>
+        {
+            _stats.Remove(e.Id);
+        });
         Receive<Tick>(_ => Refresh());
         Receive<Rows>(r =>
         {

@@ -3,6 +3,7 @@ using System.Globalization;
 using Supervisor.Criu;
 using Supervisor.Linux;
 using Supervisor.Linux.Notify;
+using Supervisor.Linux.Shim;
 using Supervisor.Runtime;
 using Supervisor.Runtime.Cgroups;
 using Supervisor.Runtime.Configs;
@@ -34,10 +35,31 @@ public sealed class LinuxContainerRuntime : IContainerRuntime
     /// thread per init waits for each and records its exit as a shim would.</summary>
     private readonly ConcurrentDictionary<int, byte> _restoredInits = new();
 
+    /// <summary>The sealed shim copy all shims of this process start from (null if the shim was not found yet).</summary>
+    private readonly SharedShimImage? _shimImage;
+
     public LinuxContainerRuntime(RuntimeOptions options)
     {
-        _factory = new ContainerFactory(options);
+        _shimImage = ShareShim(options);
+        _factory = new ContainerFactory(_shimImage is null ? options : options with { ShimPath = _shimImage.ExecPath });
         _states = new StateStore(options.StateRoot);
+    }
+
+    /// <summary>
+    /// A daemon starts many long-lived shims; from one shared sealed copy their executable pages are in
+    /// memory once instead of once per shim (see <see cref="SharedShimImage"/>). Without a shim binary
+    /// the options stay as they are, and the first start reports the missing shim.
+    /// </summary>
+    private static SharedShimImage? ShareShim(RuntimeOptions options)
+    {
+        try
+        {
+            return SharedShimImage.Create(options.ResolveShimPath());
+        }
+        catch (Exception e) when (e is RuntimeException or IOException or UnauthorizedAccessException or SyscallException)
+        {
+            return null;
+        }
     }
 
     public string StateRoot => _factory.Options.StateRoot;
@@ -48,16 +70,19 @@ public sealed class LinuxContainerRuntime : IContainerRuntime
     {
         if (!_factory.Exists(id))
             return null;
-        Container c;
         try
         {
-            c = _factory.Load(id);
+            return Snapshot(_factory.Load(id));
         }
         catch (ContainerNotFoundException)
         {
             return null;
         }
-        return Snapshot(c);
+        catch (IOException) when (!_factory.Exists(id))
+        {
+            // Deleted while it was being read.
+            return null;
+        }
     }
 
     private ContainerSnapshot Snapshot(Container c)
@@ -447,6 +472,12 @@ public sealed class LinuxContainerRuntime : IContainerRuntime
     /// </summary>
     private sealed class ExitWatch : IDisposable
     {
+        /// <summary>
+        /// The watch thread only polls and reads a small file; the default 8 MiB stack (ulimit -s) would
+        /// leave each of a daemon's hundreds of watch threads with more touched stack than the work needs.
+        /// </summary>
+        private const int WatchStackSize = 256 * 1024;
+
         private readonly EventFd _wake = EventFd.Create();
         private readonly LinuxContainerRuntime _runtime;
         private readonly ContainerSnapshot _snapshot;
@@ -462,10 +493,24 @@ public sealed class LinuxContainerRuntime : IContainerRuntime
             _runtime = runtime;
             _snapshot = snapshot;
             _onExit = onExit;
-            new Thread(Run) { IsBackground = true, Name = "pidfd " + snapshot.Id }.Start();
+            new Thread(Run, WatchStackSize) { IsBackground = true, Name = "pidfd " + snapshot.Id }.Start();
         }
 
         private void Run()
+        {
+            try
+            {
+                Watch();
+            }
+            catch (Exception e) when (e is SyscallException or IOException or UnauthorizedAccessException or RuntimeException)
+            {
+                // The watch cannot go on (e.g. no pidfd). An exception on this thread would take the whole
+                // daemon down, and a guessed exit could restart a live container; the actor's reconcile
+                // tick compares the state root with what it watches and notices the exit instead.
+            }
+        }
+
+        private void Watch()
         {
             try
             {
@@ -475,16 +520,15 @@ public sealed class LinuxContainerRuntime : IContainerRuntime
                 ExitReport? report = null;
                 while (Volatile.Read(ref _disposed) == 0)
                 {
-                    Container c;
                     try
                     {
-                        c = _runtime._factory.Load(_snapshot.Id);
+                        report = ReadExit(_runtime._factory.Load(_snapshot.Id), _snapshot.InitPid);
                     }
-                    catch (RuntimeException)
+                    catch (Exception e) when (e is RuntimeException or IOException or UnauthorizedAccessException)
                     {
+                        // Deleted meanwhile (by us or with the CLI): the exit status is unknown.
                         break;
                     }
-                    report = ReadExit(c, _snapshot.InitPid);
                     // The exit is recorded by the shim, or, for a restored init, by our own reaper thread.
                     var recorder = _snapshot.ShimPid > 0
                         ? ProcStat.IsAlive(_snapshot.ShimPid, _snapshot.ShimStartTime)
