@@ -4,7 +4,7 @@
 #   startstop  Create + Start + exit of /bin/true + Delete through the actors, alternating with `runc run`
 #   restart    kill -9 of a running init until its restart runs, minus the backoff delay
 #   idle       PSS (smaps_rollup) of the host process and of the shims per idle supervised container
-#   stats      CPU of 1 Hz stats polling
+#   stats      CPU of 1 Hz stats polling (and statsoff: the same containers unpolled, the baseline)
 # N (default 40) start/stops, COUNT (default 200) containers for idle and stats, SECS (default 30).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,6 +50,6 @@ for b in ${BENCHES:-startstop restart idle stats}; do
         startstop) RUNC="$RUNC" run startstop "$WORK/true" "$N" ;;
         restart) run restart "$WORK/idle" 20 ;;
         idle) run idle "$WORK/idle" "$COUNT" ;;
-        stats) run stats "$WORK/idle" "$COUNT" "$SECS" ;;
+        stats) run stats "$WORK/idle" "$COUNT" "$SECS"; run statsoff "$WORK/idle" "$COUNT" "$SECS" ;;
     esac
 done

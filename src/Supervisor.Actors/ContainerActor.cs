@@ -368,7 +368,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers, IWithUnb
         Context.Watch(_stats);
     }
 
-    private void StopChildren()
+    private void StopStats()
     {
         if (_stats is not null)
         {
@@ -376,6 +376,11 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers, IWithUnb
             Context.Stop(_stats);
             _stats = null;
         }
+    }
+
+    private void StopChildren()
+    {
+        StopStats();
         if (_oom is not null)
         {
             Context.Unwatch(_oom);
@@ -442,6 +447,8 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers, IWithUnb
             }
             if (snap.Status == ContainerStatus.Running && _stats is null)
                 StartStats();
+            else if (snap.Status == ContainerStatus.Paused && _stats is not null)
+                StopStats();
             return;
         }
         if (snap is null && !_autoStart && !_record.RestartPending)
@@ -711,12 +718,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers, IWithUnb
     {
         RefuseDuringJob("pause");
         _runtime.Pause(Id);
-        if (_stats is not null)
-        {
-            Context.Unwatch(_stats);
-            Context.Stop(_stats);
-            _stats = null;
-        }
+        StopStats();
         Context.System.EventStream.Publish(new ContainerPaused(Id));
         Sender.Tell(new CommandSucceeded(Id, "pause"));
     }

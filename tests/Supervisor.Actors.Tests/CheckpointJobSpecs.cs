@@ -139,6 +139,8 @@ public class CheckpointJobSpecs(ITestOutputHelper output) : SupervisorSpecBase(o
             supervisor.containers = [ { id = "web", bundle = "/bundles/web", restart.policy = always, checkpoint { interval = 30s, image-root = "/images" } } ]
             """));
         var started = await NextEvent<ContainerStarted>();
+        // A round trip: the actor has set its timers once it answers.
+        await State(sup, "web");
         Clock.Advance(TimeSpan.FromSeconds(30));
         var first = await NextEvent<ContainerCheckpointed>();
         Assert.Equal("/images/web", first.ImagePath);

@@ -19,8 +19,10 @@ public class ReconcileSpecs(ITestOutputHelper output) : SupervisorSpecBase(outpu
     [Fact]
     public async Task The_tick_notices_an_exit_whose_notification_was_lost()
     {
-        StartSupervisor(Settings(Web));
+        var sup = StartSupervisor(Settings(Web));
         var started = await NextEvent<ContainerStarted>();
+        // A round trip: the actor has set its timers once it answers.
+        await State(sup, "web");
         Runtime.ExitQuietly("web", 2);
         await Events.ExpectNoMsgAsync(TimeSpan.FromMilliseconds(300));
 
@@ -40,6 +42,7 @@ public class ReconcileSpecs(ITestOutputHelper output) : SupervisorSpecBase(outpu
         await sup.Ask<CommandSucceeded>(new CreateContainer("job", "/bundles/job"), Ask);
         await sup.Ask<CommandSucceeded>(new StartContainer("job"), Ask);
         await NextEvent<ContainerStarted>(e => e.Id == "job");
+        await State(sup, "web");
 
         // `supervisor delete -f` on the same root: both are gone, and no exit watch fires.
         Runtime.RemoveQuietly("web");
@@ -100,6 +103,7 @@ public class ReconcileSpecs(ITestOutputHelper output) : SupervisorSpecBase(outpu
         var notSaved = await NextEvent<ContainerStateNotSaved>();
         Assert.Equal("web", notSaved.Id);
         var started = await NextEvent<ContainerStarted>();
+        await State(sup, "web");
 
         // The container is supervised as usual meanwhile, and the count lives on in memory.
         Runtime.Exit("web", 1);

@@ -35,6 +35,8 @@ public sealed class LinuxContainerRuntime : IContainerRuntime
     /// thread per init waits for each and records its exit as a shim would.</summary>
     private readonly ConcurrentDictionary<int, byte> _restoredInits = new();
 
+    private readonly ConcurrentDictionary<string, ICgroupManager> _cgroups = new(StringComparer.Ordinal);
+
     /// <summary>The sealed shim copy all shims of this process start from (null if the shim was not found yet).</summary>
     private readonly SharedShimImage? _shimImage;
 
@@ -173,6 +175,7 @@ public sealed class LinuxContainerRuntime : IContainerRuntime
 
     private ContainerSnapshot Init(string id, string bundle, bool start)
     {
+        _cgroups.TryRemove(id, out _);
         var config = LoadConfig(bundle);
         var container = _factory.Create(id, bundle, config);
         using var devNull = File.OpenHandle("/dev/null", FileMode.Open, FileAccess.Read);
@@ -209,7 +212,26 @@ public sealed class LinuxContainerRuntime : IContainerRuntime
 
     public void Resume(string id) => _factory.Load(id).Resume();
 
-    public CgroupStats Stats(string id) => _factory.Load(id).Stats().Cgroups;
+    /// <summary>
+    /// The cgroup statistics alone: a poller asks for them every interval for every container, so the cgroup
+    /// manager is kept per container instead of re-reading state.json (and the network counters, which the
+    /// supervisor does not publish) each time. Every operation that may give the container new cgroups
+    /// drops the cached manager.
+    /// </summary>
+    public CgroupStats Stats(string id)
+    {
+        if (!_cgroups.TryGetValue(id, out var manager))
+            _cgroups[id] = manager = _factory.Load(id).Cgroups;
+        try
+        {
+            return manager.GetStats();
+        }
+        catch
+        {
+            _cgroups.TryRemove(id, out _);
+            throw;
+        }
+    }
 
     public void Update(string id, Resources resources) => _factory.Load(id).Set(resources);
 
@@ -227,6 +249,7 @@ public sealed class LinuxContainerRuntime : IContainerRuntime
 
     public void Delete(string id, bool force)
     {
+        _cgroups.TryRemove(id, out _);
         var c = _factory.Load(id);
         var st = c.ReadState();
         c.Delete(force);
@@ -248,6 +271,7 @@ public sealed class LinuxContainerRuntime : IContainerRuntime
 
     public ContainerSnapshot Restore(string id, string bundle, CheckpointSpec spec, CancellationToken cancel)
     {
+        _cgroups.TryRemove(id, out _);
         var container = _factory.Exists(id) ? _factory.Load(id) : _factory.Create(id, bundle, LoadConfig(bundle));
         var options = new CriuOptions { ImagesDirectory = spec.ImagePath, WorkDirectory = spec.WorkPath };
         // The restored init gets back the stdio it was dumped with: CRIU reconnects the external files it
