@@ -351,7 +351,13 @@ public sealed partial class Container
             throw new InvalidContainerStateException($"cannot delete container {Id} that is not stopped: {status.ToOci()}");
         KillAll();
         if (st is not null)
+        {
             WaitGone(st.InitPid, st.InitStartTime, TimeSpan.FromSeconds(10));
+            // The shim writes the init's exit.json into the state directory just after reaping it; removing
+            // the directory before the shim is done races that write ("directory not empty").
+            if (st.ShimPid > 0)
+                WaitGone(st.ShimPid, st.ShimStartTime, TimeSpan.FromSeconds(2));
+        }
         WaitCgroupEmpty(TimeSpan.FromSeconds(10));
         Cgroups.Destroy();
         if (st is not null)

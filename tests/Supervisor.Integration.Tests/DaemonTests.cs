@@ -342,6 +342,45 @@ public sealed class DaemonTests : IDisposable
     }
 
     [RootFact]
+    public void An_oom_kill_is_restarted_per_policy_and_reported_and_a_fork_bomb_under_a_pids_limit_is_contained()
+    {
+        var hog = NewBundle("/bin/sh", "-c", "sleep 1; x=$(head -c 67108864 /dev/zero | tr '\\0' a)");
+        hog.Linux["resources"]!["memory"] = new JsonObject { ["limit"] = 16L << 20, ["swap"] = 16L << 20 };
+        hog.Save();
+        // The bomb forks in a subshell until fork fails (ash then gives up); its children stay, filling the
+        // limit, and the init lives on.
+        var bomb = NewBundle("/bin/sh", "-c", "(while true; do sleep 1000 & done) 2>/dev/null; exec sleep 1000");
+        bomb.Linux["resources"]!["pids"] = new JsonObject { ["limit"] = 16 };
+        bomb.Save();
+        var config = WriteConfig($$"""
+            { id = "hog", bundle = "{{hog.Dir}}", restart { policy = "on-failure", max-retries = 1 } }
+            { id = "bomb", bundle = "{{bomb.Dir}}", restart.policy = always }
+            """);
+        StartDaemon(config);
+
+        // The hog is OOM-killed, restarted once (on-failure:1), OOM-killed again and left stopped.
+        WaitFor(() => LogCount("container hog: not restarted: on-failure:1 exhausted"), n => n == 1, "hog given up");
+        // One OOM event per kill (the kernel's repeated notifications are coalesced), and two OOM exits.
+        Assert.InRange(LogCount("ContainerOomKilled hog"), 2, 10);
+        Assert.Equal(2, LogCount("(signal 9, oom True)"));
+        var record = JsonNode.Parse(File.ReadAllText(Path.Combine(_root.Path, ".supervisor", "hog.json")))!;
+        Assert.True(record["lastOomKilled"]!.GetValue<bool>());
+        Assert.Equal(1, record["restartCount"]!.GetValue<int>());
+        Assert.Equal(137, StateJson("hog")["lastExitCode"]!.GetValue<int>());
+
+        // The fork bomb fills its pids limit and no more; it runs on, and so does the daemon.
+        var running = WaitFor(() => State("bomb"), s => s.Status == "running", "bomb running");
+        var pidsDir = JsonNode.Parse(File.ReadAllText(Path.Combine(_root.Path, "bomb", "state.json")))!["cgroupPaths"]!["pids"]!.GetValue<string>();
+        // At the limit the subshell gives up and exits, so one slot frees again.
+        WaitFor(() => int.Parse(File.ReadAllText(Path.Combine(pidsDir, "pids.current")).Trim()), n => n >= 15, "the pids limit reached");
+        Thread.Sleep(1000);
+        Assert.InRange(int.Parse(File.ReadAllText(Path.Combine(pidsDir, "pids.current")).Trim()), 1, 16);
+        Assert.True(int.Parse(File.ReadAllText(Path.Combine(pidsDir, "pids.events")).Split(' ')[1].Trim()) > 0, "no fork was refused");
+        Assert.Equal(("running", running.Pid), (State("bomb").Status, State("bomb").Pid));
+        Assert.False(_daemons[0].HasExited);
+    }
+
+    [RootFact]
     public void Sigterm_stops_the_daemon_gracefully_and_leaves_the_containers_running()
     {
         var svc = NewBundle("/bin/sleep", "1000");
