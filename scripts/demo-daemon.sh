@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # make demo: the supervisor daemon with config/demo.conf.
 #   DURATION (first argument, seconds; default 30) is how long the daemon runs before it gets SIGTERM.
-# Three busybox bundles are built under artifacts/demo: a service (restart always), a crasher that exits 3
-# every two seconds (on-failure:3, Docker's backoff: 100 ms, 200 ms, 400 ms, then it is left stopped) and an
-# allocator over a 16 MiB memory limit that the kernel OOM-kills (on-failure:1). Half-way through, the
-# service's init is killed with SIGKILL and the daemon restarts it. The daemon's log goes to the terminal;
-# `supervisor list` on the same --root shows the containers while it runs. On SIGTERM the daemon stops
-# every container (shutdown-policy = stop in demo.conf), and everything is removed at the end.
+# Three busybox bundles are built under artifacts/demo: a service (restart always, checkpointed with CRIU
+# every 10 s while it keeps running), a crasher that exits 3 every two seconds (on-failure:3, Docker's
+# backoff: 100 ms, 200 ms, 400 ms, then it is left stopped) and an allocator over a 16 MiB memory limit that
+# the kernel OOM-kills (on-failure:1). Half-way through, the service's init is killed with SIGKILL and the
+# daemon restarts it. The daemon prints its events as they happen and, every 3 s, a table of the containers
+# (id, status, pid, restarts, last exit, memory, cpu). On SIGTERM the daemon stops every container
+# (shutdown-policy = stop in demo.conf), and everything is removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -40,6 +41,13 @@ bundle service '.hostname = "demo-svc" | .process.args = ["/bin/sh", "-c", "whil
 bundle crasher '.process.args = ["/bin/sh", "-c", "echo crashing in 2s; sleep 2; exit 3"]'
 bundle hog '.process.args = ["/bin/sh", "-c", "sleep 1; x=$(head -c 67108864 /dev/zero | tr \"\\\\0\" a)"] | .linux.resources.memory = {"limit": 16777216, "swap": 16777216}'
 
+CRIU=/opt/supervisor/criu/bin/criu
+if [ -x "$CRIU" ] && "$CRIU" check >/dev/null 2>&1; then
+    echo "== criu check: looks good; demo-service is checkpointed every 10 s"
+else
+    echo "== criu check failed (or no $CRIU: run make deps): the periodic checkpoints of demo-service will fail and be reported"
+fi
+rm -rf "$DEMO/checkpoints"
 echo "== supervisor daemon --config config/demo.conf (for ${DURATION}s)"
 "$SV" --root "$STATE" daemon --config "$ROOT/config/demo.conf" &
 daemon_pid=$!
@@ -54,8 +62,12 @@ if [ "$pid" -gt 0 ]; then
     kill -9 "$pid"
 fi
 sleep $((DURATION - half))
-echo; echo "== supervisor list"
-sv list
+echo; echo "== supervisor state demo-service / demo-crasher (the OCI state plus the daemon's restart record)"
+sv state demo-service | jq -c '{id, status, pid, restartCount, restartPolicy, lastExitCode}'
+sv state demo-crasher | jq -c '{id, status, pid, restartCount, restartPolicy, lastExitCode}'
+if [ -f "$DEMO/checkpoints/demo-service/descriptors.json" ]; then
+    echo "== the last checkpoint of demo-service: $(du -sh "$DEMO/checkpoints/demo-service" | cut -f1) in artifacts/demo/checkpoints/demo-service"
+fi
 echo; echo "== SIGTERM to the daemon: it stops the containers and exits"
 kill -TERM "$daemon_pid"
 wait "$daemon_pid" || true

@@ -35,7 +35,9 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers, IWithUnb
     private IDisposable? _exitWatch;
     private IActorRef? _stats;
     private IActorRef? _oom;
+    private IActorRef? _job;
     private int _childSeq;
+    private bool _unsaved;
     private bool _oomThisRun;
     private bool _shuttingDown;
     private readonly List<(IActorRef Replier, string Command)> _stopWaiters = [];
@@ -87,6 +89,17 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers, IWithUnb
 
     internal sealed record OomSeen(DateTimeOffset Time);
 
+    /// <summary>The periodic comparison of what the actor believes with the state root.</summary>
+    internal sealed record ReconcileTick
+    {
+        public static readonly ReconcileTick Instance = new();
+    }
+
+    internal sealed record PeriodicCheckpointDue
+    {
+        public static readonly PeriodicCheckpointDue Instance = new();
+    }
+
     /// <summary>The daemon is shutting down with the stop policy: stop, but not as a manual stop.</summary>
     internal sealed record ShutdownStop
     {
@@ -131,6 +144,9 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers, IWithUnb
         Receive<Reconcile>(_ =>
         {
             DoReconcile();
+            Timers.StartPeriodicTimer("tick", ReconcileTick.Instance, _settings.ReconcileInterval);
+            if (_spec.Checkpoint is { } periodic)
+                Timers.StartPeriodicTimer("checkpoint", PeriodicCheckpointDue.Instance, periodic.Interval);
             Become(Active);
             Stash.UnstashAll();
         });
@@ -169,8 +185,11 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers, IWithUnb
             _runtime.Update(Id, c.Resources);
             Sender.Tell(new CommandSucceeded(Id, "update"));
         }));
-        Receive<CheckpointContainer>(c => Sender.Tell(new CommandFailed(Id, "checkpoint", "checkpoint is not supported by the daemon")));
-        Receive<RestoreContainer>(c => Sender.Tell(new CommandFailed(Id, "restore", "restore is not supported by the daemon")));
+        Receive<CheckpointContainer>(c => Command(c, "checkpoint", () => OnCheckpoint(c)));
+        Receive<RestoreContainer>(c => Command(c, "restore", () => OnRestore(c)));
+        Receive<CheckpointJob.Result>(OnJobResult);
+        Receive<PeriodicCheckpointDue>(_ => OnPeriodicCheckpoint());
+        Receive<ReconcileTick>(_ => OnTick());
         Receive<DeleteContainer>(c => Command(c, "delete", () => OnDelete(c)));
         Receive<GetContainerState>(c => Command(c, "state", () => Sender.Tell(Info())));
         Receive<GetRecentStats>(c =>
@@ -187,6 +206,13 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers, IWithUnb
             else if (t.ActorRef.Equals(_oom))
                 _oom = null;
         });
+    }
+
+    /// <summary>While a CRIU job works on the container, commands that change it are refused.</summary>
+    private void RefuseDuringJob(string command)
+    {
+        if (_job is not null)
+            throw new InvalidContainerStateException($"cannot {command} container {Id}: a checkpoint or restore is in progress");
     }
 
     /// <summary>
@@ -224,7 +250,36 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers, IWithUnb
     private void Persist(RestartRecord record)
     {
         _record = record with { Policy = _spec.Restart.ToString() };
-        _store.Write(Id, _record);
+        Save();
+    }
+
+    /// <summary>
+    /// Writes the restart record. A state root that cannot be written (read-only, full, wrong permissions)
+    /// is reported once, not treated as a fault: restarting the actor would not help, and the container is
+    /// fine. The record stays in memory and the reconcile tick writes it again until that works.
+    /// </summary>
+    private void Save()
+    {
+        try
+        {
+            _store.Write(Id, _record);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            if (!_unsaved)
+            {
+                _log.Error("container {ContainerId}: cannot save its restart record ({Error}); keeping it in memory and retrying every {IntervalMs} ms",
+                    Id, e.Message, (long)_settings.ReconcileInterval.TotalMilliseconds);
+                Context.System.EventStream.Publish(new ContainerStateNotSaved(Id, e.Message));
+            }
+            _unsaved = true;
+            return;
+        }
+        if (_unsaved)
+        {
+            _unsaved = false;
+            _log.Info("container {ContainerId}: restart record saved again", Id);
+        }
     }
 
     private void DoReconcile()
@@ -239,12 +294,35 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers, IWithUnb
         }
         if (string.IsNullOrEmpty(_spec.Bundle))
             _spec = _spec with { Bundle = snap.Bundle };
+        // A container adopted without a record (made with the CLI, or its daemon died before writing one)
+        // gets one, so that `state` shows its policy and counters from now on.
+        if (_store.Read(Id) is null)
+            Persist(_record);
+        if (snap.Disowned)
+        {
+            _log.Warning("container {ContainerId}: its state names pid {Pid}, a live process outside the container's cgroup; not adopted, and that process is left alone",
+                Id, snap.InitPid);
+            Context.System.EventStream.Publish(new ContainerDisowned(Id, snap.InitPid));
+        }
+        var live = snap.Status is ContainerStatus.Running or ContainerStatus.Paused or ContainerStatus.Created;
         // Events go out after the watch is in place, so whoever reacts to one finds the actor ready.
-        if (snap.Status != ContainerStatus.Stopped)
+        if (live)
             Watch(snap);
-        Context.System.EventStream.Publish(new ContainerAdopted(Id, snap.Status, snap.Status == ContainerStatus.Stopped ? 0 : snap.InitPid));
+        Context.System.EventStream.Publish(new ContainerAdopted(Id, snap.Status, live ? snap.InitPid : 0));
         _log.Info("container {ContainerId}: adopted ({Status}, pid {Pid}, {RestartCount} restarts so far)",
             Id, snap.Status.ToOci(), snap.InitPid, _record.RestartCount);
+        // A configured container found created: the daemon died between creating and starting it. Its init
+        // is held before execve, so releasing it is the one start (a fresh run would be a second init).
+        if (snap.Status == ContainerStatus.Created && _autoStart && _incarnations.Restarts == 0 && !_record.ManuallyStopped)
+        {
+            var started = _runtime.Start(Id);
+            Persist(RestartTracker.OnRestarted(_record, Now) with { RestartPending = false });
+            Watch(started);
+            Context.System.EventStream.Publish(new ContainerStarted(Id, started.InitPid, _record.RestartCount));
+            _log.Info("container {ContainerId}: was created but not started; started, pid {Pid}", Id, started.InitPid);
+            return;
+        }
+        // A checkpointed container waits for a restore or a delete; no policy restarts it.
         if (snap.Status != ContainerStatus.Stopped)
             return;
         var exit = snap.Exit ?? ExitReport.Unknown(snap.InitPid, Now);
@@ -290,7 +368,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers, IWithUnb
         Context.Watch(_stats);
     }
 
-    private void StopChildren()
+    private void StopStats()
     {
         if (_stats is not null)
         {
@@ -298,6 +376,11 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers, IWithUnb
             Context.Stop(_stats);
             _stats = null;
         }
+    }
+
+    private void StopChildren()
+    {
+        StopStats();
         if (_oom is not null)
         {
             Context.Unwatch(_oom);
@@ -311,7 +394,153 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers, IWithUnb
         // An exit of an init that is no longer ours (an earlier run) is stale.
         if (_run is null || _run.InitPid != m.Pid)
             return;
+        if (IsCheckpointed())
+        {
+            StopWatching();
+            return;
+        }
         HandleExit(m.Report);
+    }
+
+    /// <summary>The init was ended by a checkpoint (CRIU kills the tree after the dump): not an exit the policy sees.</summary>
+    private bool IsCheckpointed() => _runtime.Inspect(Id) is { Status: ContainerStatus.Checkpointed };
+
+    private void StopWatching()
+    {
+        _exitWatch?.Dispose();
+        _exitWatch = null;
+        _run = null;
+        Timers.Cancel("stop-kill");
+        StopChildren();
+        foreach (var (replier, command) in _stopWaiters)
+            replier.Tell(new CommandSucceeded(Id, command));
+        _stopWaiters.Clear();
+    }
+
+    /// <summary>
+    /// Compares what the actor believes with the state root: an exit whose notification never came (or a
+    /// container killed or deleted with the CLI behind the daemon's back) is handled as if it had been seen;
+    /// a pause or resume done with the CLI starts or stops the stats poller; a restart record that could
+    /// not be written is written again. A container deleted out of band that nothing will restart is
+    /// forgotten, unless it is in the configuration.
+    /// </summary>
+    private void OnTick()
+    {
+        if (_unsaved)
+            Save();
+        if (_job is not null)
+            return;
+        var snap = _runtime.Inspect(Id);
+        if (_run is not null)
+        {
+            if (snap is null || snap.InitPid != _run.InitPid || snap.Status is ContainerStatus.Stopped or ContainerStatus.Checkpointed)
+            {
+                if (snap is { Status: ContainerStatus.Checkpointed })
+                {
+                    StopWatching();
+                    return;
+                }
+                _log.Warning("container {ContainerId}: init {Pid} is gone and no exit was reported; handling it now", Id, _run.InitPid);
+                var exit = snap is { Status: ContainerStatus.Stopped, Exit: { } e } && e.Pid == _run.InitPid ? e : ExitReport.Unknown(_run.InitPid, Now);
+                HandleExit(exit);
+                return;
+            }
+            if (snap.Status == ContainerStatus.Running && _stats is null)
+                StartStats();
+            else if (snap.Status == ContainerStatus.Paused && _stats is not null)
+                StopStats();
+            return;
+        }
+        if (snap is null && !_autoStart && !_record.RestartPending)
+        {
+            _log.Info("container {ContainerId}: deleted outside the supervisor; forgetting it", Id);
+            Timers.CancelAll();
+            StopChildren();
+            try
+            {
+                _store.Remove(Id);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+            }
+            Context.Parent.Tell(new ContainerSupervisor.ChildDeleted(Id, Self));
+            Context.System.EventStream.Publish(new ContainerRemoved(Id));
+            Context.Stop(Self);
+        }
+    }
+
+    private void OnCheckpoint(CheckpointContainer c)
+    {
+        RefuseDuringJob("checkpoint");
+        var snap = _runtime.Inspect(Id) ?? throw new ContainerNotFoundException(Id);
+        if (snap.Status is not (ContainerStatus.Running or ContainerStatus.Paused) || _run is null)
+            throw new InvalidContainerStateException($"cannot checkpoint container {Id}: it is {snap.Status.ToOci()}");
+        StartJob(new CheckpointJob.Request(Id, CheckpointJob.Operation.Checkpoint, new CheckpointSpec(Path.GetFullPath(c.ImagePath), c.LeaveRunning),
+            _spec.Bundle, c.Timeout ?? _settings.Checkpoint.Timeout, Sender));
+    }
+
+    private void OnRestore(RestoreContainer c)
+    {
+        RefuseDuringJob("restore");
+        var snap = _runtime.Inspect(Id);
+        if (snap is not null && snap.Status != ContainerStatus.Checkpointed)
+            throw new InvalidContainerStateException($"cannot restore container {Id}: it is {snap.Status.ToOci()}, not checkpointed");
+        var bundle = c.Bundle ?? _spec.Bundle;
+        if (snap is null && string.IsNullOrEmpty(bundle))
+            throw new ContainerNotFoundException(Id);
+        Timers.Cancel("restart");
+        StartJob(new CheckpointJob.Request(Id, CheckpointJob.Operation.Restore, new CheckpointSpec(Path.GetFullPath(c.ImagePath)),
+            Path.GetFullPath(bundle), c.Timeout ?? _settings.Checkpoint.Timeout, Sender));
+    }
+
+    private void StartJob(CheckpointJob.Request request)
+    {
+        _job = Context.ActorOf(CheckpointJob.Props(request, _runtime), $"{CheckpointJob.Name(request.Operation)}-{++_childSeq}");
+        _log.Info("container {ContainerId}: {Operation} to {ImagePath} started", Id, CheckpointJob.Name(request.Operation), request.Spec.ImagePath);
+    }
+
+    private void OnPeriodicCheckpoint()
+    {
+        if (_job is not null || _run is null || _spec.Checkpoint is not { } periodic)
+            return;
+        if (_runtime.Inspect(Id) is not { Status: ContainerStatus.Running })
+            return;
+        StartJob(new CheckpointJob.Request(Id, CheckpointJob.Operation.Checkpoint,
+            new CheckpointSpec(Path.Combine(periodic.ImageRoot, Id), periodic.LeaveRunning), _spec.Bundle, _settings.Checkpoint.Timeout, ActorRefs.Nobody));
+    }
+
+    private void OnJobResult(CheckpointJob.Result r)
+    {
+        _job = null;
+        var op = CheckpointJob.Name(r.Request.Operation);
+        if (r.Error is not null)
+        {
+            _log.Warning("container {ContainerId}: {Operation} failed after {DurationMs} ms: {Error}", Id, op, (long)r.Duration.TotalMilliseconds, r.Error);
+            Context.System.EventStream.Publish(new CheckpointFailed(Id, op, r.Error));
+            r.Request.Replier.Tell(new CommandFailed(Id, op, r.Error));
+            // A failed restore of a checkpointed container leaves it checkpointed; a failed checkpoint leaves
+            // it running, and the exit watch still covers it. Anything else is the next tick's business.
+            return;
+        }
+        if (r.Request.Operation == CheckpointJob.Operation.Checkpoint)
+        {
+            if (!r.Request.Spec.LeaveRunning && IsCheckpointed())
+                StopWatching();
+            _log.Info("container {ContainerId}: checkpointed to {ImagePath} in {DurationMs} ms", Id, r.Request.Spec.ImagePath, (long)r.Duration.TotalMilliseconds);
+            Context.System.EventStream.Publish(new ContainerCheckpointed(Id, r.Request.Spec.ImagePath, r.Request.Spec.LeaveRunning));
+        }
+        else
+        {
+            var snap = r.Restored!;
+            if (string.IsNullOrEmpty(_spec.Bundle))
+                _spec = _spec with { Bundle = snap.Bundle };
+            // Watched like a fresh start; restoring is not a restart, so the count stays.
+            Persist(_record with { StartedAt = Now, ManuallyStopped = false, GaveUp = false, RestartPending = false });
+            Watch(snap);
+            _log.Info("container {ContainerId}: restored from {ImagePath}, pid {Pid}, in {DurationMs} ms", Id, r.Request.Spec.ImagePath, snap.InitPid, (long)r.Duration.TotalMilliseconds);
+            Context.System.EventStream.Publish(new ContainerRestored(Id, snap.InitPid));
+        }
+        r.Request.Replier.Tell(new CommandSucceeded(Id, op));
     }
 
     /// <param name="dedupe">False for a failed start, which has no init whose exit could be seen twice.</param>
@@ -404,6 +633,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers, IWithUnb
 
     private void OnStart()
     {
+        RefuseDuringJob("start");
         var snap = _runtime.Inspect(Id) ?? throw new ContainerNotFoundException(Id);
         Timers.Cancel("restart");
         switch (snap.Status)
@@ -417,6 +647,8 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers, IWithUnb
             case ContainerStatus.Stopped:
                 StartFresh(manual: true);
                 break;
+            case ContainerStatus.Checkpointed:
+                throw new InvalidContainerStateException($"container {Id} is checkpointed: restore it or delete it");
             default:
                 throw new InvalidContainerStateException($"container {Id} is already {snap.Status.ToOci()}");
         }
@@ -425,6 +657,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers, IWithUnb
 
     private void OnStop(StopContainer c)
     {
+        RefuseDuringJob("stop");
         Timers.Cancel("restart");
         Persist(RestartTracker.OnManualStop(_record) with { RestartPending = false });
         BeginStop(Sender, "stop", c.Timeout ?? _settings.StopTimeout);
@@ -483,19 +716,16 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers, IWithUnb
 
     private void OnPause()
     {
+        RefuseDuringJob("pause");
         _runtime.Pause(Id);
-        if (_stats is not null)
-        {
-            Context.Unwatch(_stats);
-            Context.Stop(_stats);
-            _stats = null;
-        }
+        StopStats();
         Context.System.EventStream.Publish(new ContainerPaused(Id));
         Sender.Tell(new CommandSucceeded(Id, "pause"));
     }
 
     private void OnResume()
     {
+        RefuseDuringJob("resume");
         _runtime.Resume(Id);
         if (_run is not null)
             StartStats();
@@ -505,6 +735,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers, IWithUnb
 
     private void OnDelete(DeleteContainer c)
     {
+        RefuseDuringJob("delete");
         Timers.CancelAll();
         if (_runtime.Inspect(Id) is not null)
             _runtime.Delete(Id, c.Force);
@@ -512,7 +743,14 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers, IWithUnb
         _exitWatch = null;
         _run = null;
         StopChildren();
-        _store.Remove(Id);
+        try
+        {
+            _store.Remove(Id);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _log.Error("container {ContainerId}: cannot remove its restart record: {Error}", Id, e.Message);
+        }
         // The parent forgets this actor before anyone hears of the delete, so that a command that follows
         // the reply is answered "does not exist" instead of reaching a stopping actor.
         Context.Parent.Tell(new ContainerSupervisor.ChildDeleted(Id, Self));

@@ -38,6 +38,20 @@ public sealed class ContainerSupervisor : ReceiveActor
                 child = Spawn(new ContainerSpec(c.Id, c.Bundle, c.Restart ?? _settings.DefaultRestart), autoStart: false);
             child.Forward(c);
         });
+        Receive<RestoreContainer>(c =>
+        {
+            // A restore with a bundle may bring in a container this node has never seen (a migration).
+            if (!_children.TryGetValue(c.Id, out var child))
+            {
+                if (c.Bundle is null)
+                {
+                    Sender.Tell(new CommandFailed(c.Id, "restore", $"container {c.Id} does not exist (give a bundle to restore it as a new container)"));
+                    return;
+                }
+                child = Spawn(new ContainerSpec(c.Id, Path.GetFullPath(c.Bundle), _settings.DefaultRestart), autoStart: false);
+            }
+            child.Forward(c);
+        });
         Receive<IContainerCommand>(c =>
         {
             if (!_children.TryGetValue(c.Id, out var child))

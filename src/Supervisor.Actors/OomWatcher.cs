@@ -16,7 +16,9 @@ public sealed class OomWatcher : ReceiveActor
     private readonly string _id;
     private readonly IContainerRuntime _runtime;
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private static readonly TimeSpan Coalesce = TimeSpan.FromSeconds(1);
     private IDisposable? _watch;
+    private DateTimeOffset? _lastReported;
 
     public OomWatcher(string id, IContainerRuntime runtime)
     {
@@ -24,6 +26,11 @@ public sealed class OomWatcher : ReceiveActor
         _runtime = runtime;
         Receive<ContainerActor.OomSeen>(m =>
         {
+            // cgroup v1 signals the eventfd for every OOM invocation, which an allocator being killed can
+            // trigger many times in a row: one event per second is the news, the rest is noise.
+            if (_lastReported is { } last && m.Time - last < Coalesce)
+                return;
+            _lastReported = m.Time;
             // The parent first: it must know of the OOM before anyone reacting to the event could make it see the exit.
             Context.Parent.Tell(m);
             Context.System.EventStream.Publish(new ContainerOomKilled(_id, m.Time));

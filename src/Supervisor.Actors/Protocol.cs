@@ -44,11 +44,21 @@ public sealed record ExecInContainer(string Id, ProcessConfig Process) : IContai
 /// <summary>Changes the container's resource limits live.</summary>
 public sealed record UpdateContainer(string Id, Resources Resources) : IContainerCommand;
 
-/// <summary>Checkpoints the container with CRIU into <see cref="ImagePath"/>.</summary>
-public sealed record CheckpointContainer(string Id, string ImagePath, bool LeaveRunning = false) : IContainerCommand;
+/// <summary>
+/// Checkpoints the running (or paused) container with CRIU into <see cref="ImagePath"/>, in a
+/// <see cref="CheckpointJob"/>. Without <see cref="LeaveRunning"/> the container ends up checkpointed (its
+/// processes gone, no restart) until a <see cref="RestoreContainer"/> or a delete. The reply comes when the
+/// job ends; progress goes to the EventStream as <see cref="CheckpointProgress"/>. A job that fails or
+/// passes <see cref="Timeout"/> (default supervisor.checkpoint.timeout) leaves the container running.
+/// </summary>
+public sealed record CheckpointContainer(string Id, string ImagePath, bool LeaveRunning = false, TimeSpan? Timeout = null) : IContainerCommand;
 
-/// <summary>Restores the container from a CRIU image.</summary>
-public sealed record RestoreContainer(string Id, string ImagePath) : IContainerCommand;
+/// <summary>
+/// Restores a checkpointed container from CRIU images; with <see cref="Bundle"/>, an id the supervisor does
+/// not know is created from that bundle first (a migration). The restored init is then watched like a
+/// freshly started one.
+/// </summary>
+public sealed record RestoreContainer(string Id, string ImagePath, string? Bundle = null, TimeSpan? Timeout = null) : IContainerCommand;
 
 /// <summary>Removes the container (with <see cref="Force"/> also when it runs) and its restart record; the actor stops.</summary>
 public sealed record DeleteContainer(string Id, bool Force = false) : IContainerCommand;
@@ -131,7 +141,20 @@ public sealed record ContainerPaused(string Id) : IContainerEvent;
 
 public sealed record ContainerResumed(string Id) : IContainerEvent;
 
-public sealed record ContainerCheckpointed(string Id, string ImagePath) : IContainerEvent;
+/// <summary>A checkpoint finished; with <see cref="LeaveRunning"/> false the container is now checkpointed.</summary>
+public sealed record ContainerCheckpointed(string Id, string ImagePath, bool LeaveRunning = false) : IContainerEvent;
+
+/// <summary>A checkpoint or restore job moved on (<see cref="Stage"/>: started, timed-out).</summary>
+public sealed record CheckpointProgress(string Id, string Operation, string Stage, TimeSpan Elapsed) : IContainerEvent;
+
+/// <summary>A checkpoint or restore job failed (or timed out); a checkpointed container is left running.</summary>
+public sealed record CheckpointFailed(string Id, string Operation, string Error) : IContainerEvent;
+
+/// <summary>The restart record could not be written (e.g. a read-only state root); it is kept in memory and written again on the next reconcile tick.</summary>
+public sealed record ContainerStateNotSaved(string Id, string Error) : IContainerEvent;
+
+/// <summary>The state named a live process outside the container's cgroup (forged or stale); that pid was dropped and is never signalled.</summary>
+public sealed record ContainerDisowned(string Id, int Pid) : IContainerEvent;
 
 public sealed record ContainerRestored(string Id, int Pid) : IContainerEvent;
 

@@ -8,8 +8,9 @@ namespace Supervisor.Actors;
 
 /// <summary>
 /// Samples a running container's cgroup statistics on a timer, publishes each sample as
-/// <see cref="ContainerStats"/> and keeps the last few for <see cref="GetRecentStats"/>. It stops itself
-/// once the container is paused or stopped; the container actor starts a new one when it runs again.
+/// <see cref="ContainerStats"/> and keeps the last few for <see cref="GetRecentStats"/>. The container actor
+/// stops it while the container is paused or stopped and starts a new one when it runs again; it stops
+/// itself when the cgroup is gone.
 /// </summary>
 public sealed class StatsPoller : ReceiveActor, IWithTimers
 {
@@ -47,11 +48,8 @@ public sealed class StatsPoller : ReceiveActor, IWithTimers
         CgroupStats stats;
         try
         {
-            if (_runtime.Inspect(_id) is not { Status: ContainerStatus.Running })
-            {
-                Context.Stop(Self);
-                return;
-            }
+            // No state read here: the container actor stops this poller when the container pauses or
+            // ends, and its reconcile tick does so for a pause made behind its back.
             stats = _runtime.Stats(_id);
         }
         catch (Exception e) when (e is RuntimeException or CgroupException or IOException)

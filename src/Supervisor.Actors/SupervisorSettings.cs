@@ -13,7 +13,15 @@ public enum ShutdownPolicy
 }
 
 /// <summary>One container the daemon keeps running.</summary>
-public sealed record ContainerSpec(string Id, string Bundle, RestartPolicy Restart);
+/// <param name="Checkpoint">A periodic CRIU checkpoint of the running container, or null for none.</param>
+public sealed record ContainerSpec(string Id, string Bundle, RestartPolicy Restart, PeriodicCheckpoint? Checkpoint = null);
+
+/// <summary>A container checkpointed every <see cref="Interval"/> into <c>ImageRoot/&lt;id&gt;</c> (each dump replaces the last).</summary>
+public sealed record PeriodicCheckpoint(TimeSpan Interval, string ImageRoot, bool LeaveRunning);
+
+/// <summary>Checkpoint defaults: how long a CRIU job may take, and where periodic checkpoints go.</summary>
+/// <param name="ImageRoot">Empty: <c>&lt;state-root&gt;/.checkpoints</c>.</param>
+public sealed record CheckpointSettings(TimeSpan Timeout, string ImageRoot, bool LeaveRunning, TimeSpan Interval);
 
 /// <summary>Backoff and limits for restarting a faulty container actor (not its container).</summary>
 public sealed record ActorRestartSettings(int MaxRestarts, TimeSpan Window, TimeSpan MinBackoff, TimeSpan MaxBackoff)
@@ -33,7 +41,9 @@ public sealed record SupervisorSettings(
     int StatsHistory,
     RestartPolicy DefaultRestart,
     ActorRestartSettings ActorRestart,
-    IReadOnlyList<ContainerSpec> Containers)
+    IReadOnlyList<ContainerSpec> Containers,
+    CheckpointSettings Checkpoint,
+    TimeSpan ReconcileInterval)
 {
     public const string ReferenceResource = "Supervisor.Actors.reference.conf";
 
@@ -46,6 +56,8 @@ public sealed record SupervisorSettings(
     {
         var c = root.WithFallback(DefaultConfig()).GetConfig("supervisor");
         var defaultRestart = ReadRestart(c.GetConfig("restart"), null, "supervisor.restart");
+        var stateRoot = c.GetString("state-root", Supervisor.Runtime.RuntimeOptions.DefaultStateRoot);
+        var checkpoint = ReadCheckpoint(c.GetConfig("checkpoint"), stateRoot, "supervisor.checkpoint");
         var containers = new List<ContainerSpec>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
         int index = 0;
@@ -64,7 +76,11 @@ public sealed record SupervisorSettings(
             var restart = cc.HasPath("restart")
                 ? ReadRestart(cc.GetConfig("restart").WithFallback(c.GetConfig("restart")), defaultRestart, $"{where}.restart")
                 : defaultRestart;
-            containers.Add(new ContainerSpec(id, Path.GetFullPath(bundle), restart));
+            var cp = cc.HasPath("checkpoint")
+                ? ReadCheckpoint(cc.GetConfig("checkpoint").WithFallback(c.GetConfig("checkpoint")), stateRoot, $"{where}.checkpoint")
+                : checkpoint;
+            var periodic = cp.Interval > TimeSpan.Zero ? new PeriodicCheckpoint(cp.Interval, cp.ImageRoot, cp.LeaveRunning) : null;
+            containers.Add(new ContainerSpec(id, Path.GetFullPath(bundle), restart, periodic));
         }
 
         var shutdown = c.GetString("shutdown-policy", "leave-running").ToLowerInvariant() switch
@@ -84,8 +100,11 @@ public sealed record SupervisorSettings(
             c.GetTimeSpan("actor-restart.window", TimeSpan.FromMinutes(1)),
             c.GetTimeSpan("actor-restart.min-backoff", TimeSpan.FromMilliseconds(100)),
             c.GetTimeSpan("actor-restart.max-backoff", TimeSpan.FromSeconds(10)));
+        var reconcile = c.GetTimeSpan("reconcile-interval", TimeSpan.FromSeconds(5));
+        if (reconcile <= TimeSpan.Zero)
+            throw new ConfigurationException("supervisor.reconcile-interval must be positive");
         return new SupervisorSettings(
-            c.GetString("state-root", Supervisor.Runtime.RuntimeOptions.DefaultStateRoot),
+            stateRoot,
             NullIfEmpty(c.GetString("shim-path", "")),
             NullIfEmpty(c.GetString("criu-path", "")),
             shutdown,
@@ -94,7 +113,22 @@ public sealed record SupervisorSettings(
             history,
             defaultRestart,
             actor,
-            containers);
+            containers,
+            checkpoint,
+            reconcile);
+    }
+
+    private static CheckpointSettings ReadCheckpoint(Config c, string stateRoot, string where)
+    {
+        var timeout = c.GetTimeSpan("timeout", TimeSpan.FromMinutes(5));
+        if (timeout <= TimeSpan.Zero)
+            throw new ConfigurationException($"{where}.timeout must be positive");
+        var interval = c.GetTimeSpan("interval", TimeSpan.Zero);
+        if (interval < TimeSpan.Zero)
+            throw new ConfigurationException($"{where}.interval must not be negative");
+        var imageRoot = c.GetString("image-root", "");
+        imageRoot = string.IsNullOrWhiteSpace(imageRoot) ? Path.Combine(stateRoot, ".checkpoints") : Path.GetFullPath(imageRoot);
+        return new CheckpointSettings(timeout, imageRoot, c.GetBoolean("leave-running", true), interval);
     }
 
     private static string? NullIfEmpty(string s) => string.IsNullOrWhiteSpace(s) ? null : s;

@@ -57,6 +57,8 @@ public static class Program
         }
 
         Directory.CreateDirectory(settings.StateRoot);
+        var effective = site.WithFallback(SupervisorSettings.DefaultConfig());
+        var tableInterval = effective.GetTimeSpan("supervisor.console.table-interval", TimeSpan.Zero);
         var logFile = site.GetString("supervisor.log-file", "");
         if (string.IsNullOrWhiteSpace(logFile))
             logFile = Path.Combine(settings.StateRoot, "supervisor-daemon.log");
@@ -89,10 +91,15 @@ public static class Program
                     .AddHocon("akka.logger-formatter = \"Akka.Logger.Serilog.SerilogLogMessageFormatter, Akka.Logger.Serilog\"", HoconAddMode.Prepend)
                     .WithContainerSupervisor(options)
                     .WithSupervisorCluster(site, settings)
-                    .WithActors((system, _) =>
+                    .WithActors((system, registry) =>
                     {
                         var logger = system.ActorOf(Props.Create(() => new EventLogger()), "event-log");
                         system.EventStream.Subscribe(logger, typeof(IContainerEvent));
+                        if (tableInterval > TimeSpan.Zero)
+                        {
+                            var supervisor = registry.Get<ContainerSupervisor>();
+                            system.ActorOf(Props.Create(() => new StatusTable(supervisor, tableInterval)), "status-table");
+                        }
                     });
             });
             Log.Information("supervisor-daemon: state root {StateRoot}, shutdown policy {ShutdownPolicy}, log {LogFile}",

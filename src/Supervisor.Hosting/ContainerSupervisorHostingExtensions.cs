@@ -74,6 +74,7 @@ public static class ContainerSupervisorHostingExtensions
             {
                 StateRoot = settings.StateRoot,
                 ShimPath = settings.ShimPath,
+                CriuPath = settings.CriuPath,
             });
             var supervisor = system.ActorOf(ContainerSupervisor.Props(settings, runtime), "containers");
             registry.Register<ContainerSupervisor>(supervisor);

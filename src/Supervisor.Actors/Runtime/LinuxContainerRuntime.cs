@@ -1,9 +1,14 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using Supervisor.Criu;
 using Supervisor.Linux;
 using Supervisor.Linux.Notify;
+using Supervisor.Linux.Shim;
 using Supervisor.Runtime;
 using Supervisor.Runtime.Cgroups;
 using Supervisor.Runtime.Configs;
 using Supervisor.Runtime.Oci;
+using Supervisor.Runtime.State;
 using Supervisor.Runtime.Validation;
 
 namespace Supervisor.Actors.Runtime;
@@ -24,10 +29,39 @@ public sealed class LinuxContainerRuntime : IContainerRuntime
     private static readonly TimeSpan ExitRecordWait = TimeSpan.FromSeconds(10);
 
     private readonly ContainerFactory _factory;
+    private readonly StateStore _states;
+
+    /// <summary>Inits restored by CRIU on our behalf: they are our children (CRIU's rst_sibling), and a
+    /// thread per init waits for each and records its exit as a shim would.</summary>
+    private readonly ConcurrentDictionary<int, byte> _restoredInits = new();
+
+    private readonly ConcurrentDictionary<string, ICgroupManager> _cgroups = new(StringComparer.Ordinal);
+
+    /// <summary>The sealed shim copy all shims of this process start from (null if the shim was not found yet).</summary>
+    private readonly SharedShimImage? _shimImage;
 
     public LinuxContainerRuntime(RuntimeOptions options)
     {
-        _factory = new ContainerFactory(options);
+        _shimImage = ShareShim(options);
+        _factory = new ContainerFactory(_shimImage is null ? options : options with { ShimPath = _shimImage.ExecPath });
+        _states = new StateStore(options.StateRoot);
+    }
+
+    /// <summary>
+    /// A daemon starts many long-lived shims; from one shared sealed copy their executable pages are in
+    /// memory once instead of once per shim (see <see cref="SharedShimImage"/>). Without a shim binary
+    /// the options stay as they are, and the first start reports the missing shim.
+    /// </summary>
+    private static SharedShimImage? ShareShim(RuntimeOptions options)
+    {
+        try
+        {
+            return SharedShimImage.Create(options.ResolveShimPath());
+        }
+        catch (Exception e) when (e is RuntimeException or IOException or UnauthorizedAccessException or SyscallException)
+        {
+            return null;
+        }
     }
 
     public string StateRoot => _factory.Options.StateRoot;
@@ -38,26 +72,56 @@ public sealed class LinuxContainerRuntime : IContainerRuntime
     {
         if (!_factory.Exists(id))
             return null;
-        Container c;
         try
         {
-            c = _factory.Load(id);
+            return Snapshot(_factory.Load(id));
         }
         catch (ContainerNotFoundException)
         {
             return null;
         }
-        return Snapshot(c);
+        catch (IOException) when (!_factory.Exists(id))
+        {
+            // Deleted while it was being read.
+            return null;
+        }
     }
 
-    private static ContainerSnapshot Snapshot(Container c)
+    private ContainerSnapshot Snapshot(Container c)
     {
         var st = c.ReadState() ?? throw new ContainerNotFoundException(c.Id);
         var status = c.Status;
+        bool disowned = false;
+        if (status is ContainerStatus.Running or ContainerStatus.Paused or ContainerStatus.Created && !InitInOwnCgroup(c, st.InitPid))
+        {
+            // A pid with the recorded start time that is not in the container's cgroup is some other process
+            // (the state file was forged or is stale). The pid is dropped from the state, so that no later
+            // kill or delete, ours or the CLI's, can signal that process.
+            _states.Write(st with { InitPid = 0, InitStartTime = 0, Paused = false });
+            status = ContainerStatus.Stopped;
+            disowned = true;
+        }
         ExitReport? exit = null;
         if (status == ContainerStatus.Stopped)
-            exit = ReadExit(c, st.InitPid) ?? ExitReport.Unknown(st.InitPid, DateTimeOffset.UtcNow);
-        return new ContainerSnapshot(c.Id, st.Bundle, status, st.InitPid, st.InitStartTime, st.ShimPid, st.ShimStartTime, exit);
+            exit = (disowned ? null : ReadExit(c, st.InitPid)) ?? ExitReport.Unknown(st.InitPid, DateTimeOffset.UtcNow);
+        return new ContainerSnapshot(c.Id, st.Bundle, status, st.InitPid, st.InitStartTime, st.ShimPid, st.ShimStartTime, exit, disowned);
+    }
+
+    /// <summary>
+    /// The container's init always sits in the container's own cgroup (it joins before execve, and a
+    /// restored one is forked by a CRIU that was moved there). A cgroup that is gone or unreadable cannot
+    /// vouch for the pid either.
+    /// </summary>
+    private static bool InitInOwnCgroup(Container c, int pid)
+    {
+        try
+        {
+            return c.Cgroups.Exists() && c.Cgroups.GetPids().Contains(pid);
+        }
+        catch (Exception e) when (e is IOException or CgroupException or UnauthorizedAccessException or RuntimeException)
+        {
+            return false;
+        }
     }
 
     private static ExitReport? ReadExit(Container c, int pid)
@@ -93,12 +157,17 @@ public sealed class LinuxContainerRuntime : IContainerRuntime
     private static ContainerConfig LoadConfig(string bundle)
     {
         var config = SpecConverter.Convert(SpecLoader.LoadBundle(bundle), bundle);
-        // A terminal needs someone to hold the pty master for the container's whole life; the daemon does
-        // not, so such a bundle is refused up front instead of starting a container that hangs on its tty.
+        // A terminal needs a console socket to hand the pty master to, and someone to hold it for the
+        // container's whole life; a daemon has neither, so such a bundle is refused up front instead of
+        // starting a container that hangs on its tty.
         if (config.Process.Terminal)
-            throw new ConfigException($"bundle {bundle}: process.terminal = true is not supported by the daemon");
+            throw new ConfigException(TerminalRefusal(bundle));
         return config;
     }
+
+    /// <summary>The one-line reason a bundle with process.terminal = true is refused.</summary>
+    public static string TerminalRefusal(string bundle) =>
+        $"bundle {bundle}: process.terminal = true needs a console socket, which the daemon does not have; set it to false (output goes to {ConsoleLogName})";
 
     public ContainerSnapshot Create(string id, string bundle) => Init(id, bundle, start: false);
 
@@ -106,6 +175,7 @@ public sealed class LinuxContainerRuntime : IContainerRuntime
 
     private ContainerSnapshot Init(string id, string bundle, bool start)
     {
+        _cgroups.TryRemove(id, out _);
         var config = LoadConfig(bundle);
         var container = _factory.Create(id, bundle, config);
         using var devNull = File.OpenHandle("/dev/null", FileMode.Open, FileAccess.Read);
@@ -142,7 +212,26 @@ public sealed class LinuxContainerRuntime : IContainerRuntime
 
     public void Resume(string id) => _factory.Load(id).Resume();
 
-    public CgroupStats Stats(string id) => _factory.Load(id).Stats().Cgroups;
+    /// <summary>
+    /// The cgroup statistics alone: a poller asks for them every interval for every container, so the cgroup
+    /// manager is kept per container instead of re-reading state.json (and the network counters, which the
+    /// supervisor does not publish) each time. Every operation that may give the container new cgroups
+    /// drops the cached manager.
+    /// </summary>
+    public CgroupStats Stats(string id)
+    {
+        if (!_cgroups.TryGetValue(id, out var manager))
+            _cgroups[id] = manager = _factory.Load(id).Cgroups;
+        try
+        {
+            return manager.GetStats();
+        }
+        catch
+        {
+            _cgroups.TryRemove(id, out _);
+            throw;
+        }
+    }
 
     public void Update(string id, Resources resources) => _factory.Load(id).Set(resources);
 
@@ -160,11 +249,167 @@ public sealed class LinuxContainerRuntime : IContainerRuntime
 
     public void Delete(string id, bool force)
     {
+        _cgroups.TryRemove(id, out _);
         var c = _factory.Load(id);
         var st = c.ReadState();
         c.Delete(force);
         if (st is not null)
             ReapShim(st.ShimPid, st.ShimStartTime, TimeSpan.FromSeconds(2));
+    }
+
+    public void Checkpoint(string id, CheckpointSpec spec, CancellationToken cancel)
+    {
+        var c = _factory.Load(id);
+        var options = new CriuOptions
+        {
+            ImagesDirectory = spec.ImagePath,
+            WorkDirectory = spec.WorkPath,
+            LeaveRunning = spec.LeaveRunning,
+        };
+        CancelKillsCriu(cancel, () => c.Checkpoint(options));
+    }
+
+    public ContainerSnapshot Restore(string id, string bundle, CheckpointSpec spec, CancellationToken cancel)
+    {
+        _cgroups.TryRemove(id, out _);
+        var container = _factory.Exists(id) ? _factory.Load(id) : _factory.Create(id, bundle, LoadConfig(bundle));
+        var options = new CriuOptions { ImagesDirectory = spec.ImagePath, WorkDirectory = spec.WorkPath };
+        // The restored init gets back the stdio it was dumped with: CRIU reconnects the external files it
+        // recorded (the host's /dev/null and the console log) to these descriptors.
+        using var devNull = File.OpenHandle("/dev/null", FileMode.Open, FileAccess.Read);
+        using var log = SafeHandleLog.Open(Path.Combine(container.StateDir, ConsoleLogName));
+        var io = new ProcessIo { Stdin = (int)devNull.DangerousGetHandle(), Stdout = log.Fd, Stderr = log.Fd };
+        RestoredProcess? process = null;
+        try
+        {
+            CancelKillsCriu(cancel, () => process = container.Restore(io, options));
+        }
+        catch
+        {
+            // A migration that failed leaves no container behind (Restore has undone the rest).
+            if (!_factory.Exists(id) && Directory.Exists(container.StateDir))
+                Directory.Delete(container.StateDir, recursive: true);
+            throw;
+        }
+        ReapRestored(process!);
+        return Snapshot(_factory.Load(id));
+    }
+
+    /// <summary>
+    /// Runs a CRIU call on this thread and kills CRIU when <paramref name="cancel"/> fires. CRIU is spawned
+    /// (posix_spawn, a vfork) by the calling thread, so it is listed in this thread's own
+    /// /proc/self/task/TID/children, which tells it apart from a CRIU that another container's job runs.
+    /// The cancellation may come before CRIU exists, so the kill is retried until the call returns.
+    /// Killing CRIU makes the kernel detach its ptrace from the dumped tasks, which then run on; CRIU kills
+    /// a tree it dumped (without leave-running) only after the dump is complete.
+    /// </summary>
+    private static void CancelKillsCriu(CancellationToken cancel, Action call)
+    {
+        cancel.ThrowIfCancellationRequested();
+        var tid = CurrentThreadId();
+        using var returned = new CancellationTokenSource();
+        var token = returned.Token;
+        Task? killer = null;
+        using (cancel.Register(() => killer = Task.Run(async () =>
+        {
+            while (!token.IsCancellationRequested)
+            {
+                KillCriuChildren(tid);
+                try
+                {
+                    await Task.Delay(20, token);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            }
+        })))
+        {
+            try
+            {
+                call();
+            }
+            finally
+            {
+                returned.Cancel();
+                killer?.Wait();
+            }
+        }
+    }
+
+    private static int CurrentThreadId()
+    {
+        // /proc/thread-self -> "PID/task/TID"
+        var link = new DirectoryInfo("/proc/thread-self").LinkTarget ?? throw new IOException("/proc/thread-self is not a link");
+        return int.Parse(link[(link.LastIndexOf('/') + 1)..], CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>
+    /// Kills this thread's children that run <c>criu swrk</c>. They are matched by their command line: the
+    /// criu path may be a wrapper script that execs a loader, so /proc/PID/exe does not name criu. A
+    /// restore's tasks are children of this thread too, but once restored they carry their own command line.
+    /// </summary>
+    private static void KillCriuChildren(int tid)
+    {
+        string children;
+        try
+        {
+            children = File.ReadAllText($"/proc/self/task/{tid}/children");
+        }
+        catch (IOException)
+        {
+            return;
+        }
+        foreach (var field in children.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (!int.TryParse(field, NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
+                continue;
+            string[] argv;
+            try
+            {
+                argv = File.ReadAllText($"/proc/{pid}/cmdline").Split('\0');
+            }
+            catch (IOException)
+            {
+                continue;
+            }
+            if (!argv.Contains("swrk"))
+                continue;
+            try
+            {
+                Syscalls.Kill(pid, Syscalls.SIGKILL);
+            }
+            catch (SyscallException e) when (e.Errno == Errno.ESRCH)
+            {
+            }
+        }
+    }
+
+    /// <summary>A restored init is our child: a thread waits for it and writes its exit.json.</summary>
+    private void ReapRestored(RestoredProcess process)
+    {
+        _restoredInits[process.Pid] = 0;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                process.Wait();
+            }
+            catch (SyscallException)
+            {
+                // ECHILD: someone else reaped it; its exit code is then unknown.
+            }
+            finally
+            {
+                _restoredInits.TryRemove(process.Pid, out _);
+                process.Dispose();
+            }
+        })
+        {
+            IsBackground = true,
+            Name = "reap restored " + process.Pid,
+        };
+        thread.Start();
     }
 
     public IDisposable WatchExit(ContainerSnapshot snapshot, Action<ExitReport> onExit) =>
@@ -251,6 +496,12 @@ public sealed class LinuxContainerRuntime : IContainerRuntime
     /// </summary>
     private sealed class ExitWatch : IDisposable
     {
+        /// <summary>
+        /// The watch thread only polls and reads a small file; the default 8 MiB stack (ulimit -s) would
+        /// leave each of a daemon's hundreds of watch threads with more touched stack than the work needs.
+        /// </summary>
+        private const int WatchStackSize = 256 * 1024;
+
         private readonly EventFd _wake = EventFd.Create();
         private readonly LinuxContainerRuntime _runtime;
         private readonly ContainerSnapshot _snapshot;
@@ -266,10 +517,24 @@ public sealed class LinuxContainerRuntime : IContainerRuntime
             _runtime = runtime;
             _snapshot = snapshot;
             _onExit = onExit;
-            new Thread(Run) { IsBackground = true, Name = "pidfd " + snapshot.Id }.Start();
+            new Thread(Run, WatchStackSize) { IsBackground = true, Name = "pidfd " + snapshot.Id }.Start();
         }
 
         private void Run()
+        {
+            try
+            {
+                Watch();
+            }
+            catch (Exception e) when (e is SyscallException or IOException or UnauthorizedAccessException or RuntimeException)
+            {
+                // The watch cannot go on (e.g. no pidfd). An exception on this thread would take the whole
+                // daemon down, and a guessed exit could restart a live container; the actor's reconcile
+                // tick compares the state root with what it watches and notices the exit instead.
+            }
+        }
+
+        private void Watch()
         {
             try
             {
@@ -279,17 +544,20 @@ public sealed class LinuxContainerRuntime : IContainerRuntime
                 ExitReport? report = null;
                 while (Volatile.Read(ref _disposed) == 0)
                 {
-                    Container c;
                     try
                     {
-                        c = _runtime._factory.Load(_snapshot.Id);
+                        report = ReadExit(_runtime._factory.Load(_snapshot.Id), _snapshot.InitPid);
                     }
-                    catch (RuntimeException)
+                    catch (Exception e) when (e is RuntimeException or IOException or UnauthorizedAccessException)
                     {
+                        // Deleted meanwhile (by us or with the CLI): the exit status is unknown.
                         break;
                     }
-                    report = ReadExit(c, _snapshot.InitPid);
-                    if (report is not null || !ProcStat.IsAlive(_snapshot.ShimPid, _snapshot.ShimStartTime) || DateTime.UtcNow > deadline)
+                    // The exit is recorded by the shim, or, for a restored init, by our own reaper thread.
+                    var recorder = _snapshot.ShimPid > 0
+                        ? ProcStat.IsAlive(_snapshot.ShimPid, _snapshot.ShimStartTime)
+                        : _runtime._restoredInits.ContainsKey(_snapshot.InitPid);
+                    if (report is not null || !recorder || DateTime.UtcNow > deadline)
                         break;
                     Thread.Sleep(10);
                 }

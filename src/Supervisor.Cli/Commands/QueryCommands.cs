@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text;
+using System.Text.Json.Nodes;
 using Supervisor.Runtime;
 using Supervisor.Runtime.State;
 
@@ -14,11 +15,45 @@ internal static class QueryCommands
         var cmd = new Command("state", "output the state of a container") { CommandSet.IdArgument };
         cmd.SetAction(parse => CommandSet.Guard(parse, () =>
         {
-            var state = CommandSet.Factory(parse).Load(parse.GetValue(CommandSet.IdArgument)!).State();
-            Console.Out.WriteLine(RuntimeJson.SerializeState(state));
+            var factory = CommandSet.Factory(parse);
+            var state = factory.Load(parse.GetValue(CommandSet.IdArgument)!).State();
+            Console.Out.WriteLine(WithSupervisorFields(RuntimeJson.SerializeState(state), factory.Options.StateRoot, state.Id));
             return 0;
         }));
         return cmd;
+    }
+
+    /// <summary>
+    /// For a container the supervisor daemon runs, its restart record (&lt;root&gt;/.supervisor/&lt;id&gt;.json,
+    /// written by the daemon) adds restartCount, restartPolicy and the last exit code to the OCI fields.
+    /// A container without a record (one the CLI made) prints the OCI state alone.
+    /// </summary>
+    private static string WithSupervisorFields(string stateJson, string root, string id)
+    {
+        JsonObject? record;
+        try
+        {
+            record = JsonNode.Parse(File.ReadAllText(Path.Combine(root, ".supervisor", id + ".json"))) as JsonObject;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException)
+        {
+            return stateJson;
+        }
+        if (record is null || JsonNode.Parse(stateJson) is not JsonObject state)
+            return stateJson;
+        state["restartCount"] = record["restartCount"]?.GetValue<int>() ?? 0;
+        state["restartPolicy"] = record["policy"]?.GetValue<string>() ?? "no";
+        if (record["lastExitCode"] is { } code)
+            state["lastExitCode"] = code.GetValue<int>();
+        if (record["lastOomKilled"]?.GetValue<bool>() == true)
+            state["lastOomKilled"] = true;
+        if (record["manuallyStopped"]?.GetValue<bool>() == true)
+            state["manuallyStopped"] = true;
+        return state.ToJsonString(new System.Text.Json.JsonSerializerOptions
+        {
+            WriteIndented = true,
+            Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        });
     }
 
     public static Command ListCommand()

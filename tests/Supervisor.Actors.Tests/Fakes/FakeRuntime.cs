@@ -30,6 +30,14 @@ public sealed class FakeRuntime : IContainerRuntime
     public List<(string Id, int Signal, bool All)> Signals { get; } = [];
     public HashSet<string> BadBundles { get; } = [];
 
+    /// <summary>When set, a checkpoint or restore blocks until it is opened (or the call is cancelled, as a killed CRIU).</summary>
+    public ManualResetEventSlim? CriuGate { get; set; }
+
+    /// <summary>When set, checkpoints and restores fail with this message (as a CRIU error would).</summary>
+    public string? CriuError { get; set; }
+
+    public List<CheckpointSpec> Dumps { get; } = [];
+
     /// <summary>When set, the next Inspect throws it once (an injected transient fault).</summary>
     public Exception? FailNextInspect { get; set; }
 
@@ -50,6 +58,9 @@ public sealed class FakeRuntime : IContainerRuntime
         }
     }
 
+    /// <summary>Puts this exact snapshot in the state root.</summary>
+    public void Replace(ContainerSnapshot snapshot) { lock (_lock) _containers[snapshot.Id] = snapshot; }
+
     public ContainerSnapshot? Get(string id) { lock (_lock) return _containers.GetValueOrDefault(id); }
 
     /// <summary>The init of <paramref name="id"/> exits: the state says stopped and every exit watch fires.</summary>
@@ -66,6 +77,27 @@ public sealed class FakeRuntime : IContainerRuntime
         }
         foreach (var w in watchers)
             w(report);
+    }
+
+    /// <summary>The init exits but no watch hears of it (a lost notification).</summary>
+    public void ExitQuietly(string id, int code)
+    {
+        lock (_lock)
+        {
+            var s = _containers[id];
+            _containers[id] = s with { Status = ContainerStatus.Stopped, Exit = new ExitReport(s.InitPid, code, 0, false, Clock()) };
+            _exitWatches.Remove(id);
+        }
+    }
+
+    /// <summary>The container disappears from the state root behind the supervisor's back (a CLI delete -f), unheard.</summary>
+    public void RemoveQuietly(string id)
+    {
+        lock (_lock)
+        {
+            _containers.Remove(id);
+            _exitWatches.Remove(id);
+        }
     }
 
     public void Oom(string id)
@@ -171,6 +203,59 @@ public sealed class FakeRuntime : IContainerRuntime
                 throw new InvalidContainerStateException($"cannot delete container {id} that is not stopped");
             _containers.Remove(id);
             _exitWatches.Remove(id);
+        }
+    }
+
+    private void WaitCriu(string call, CancellationToken cancel)
+    {
+        Record(call);
+        if (CriuGate is { } gate)
+        {
+            WaitHandle.WaitAny([gate.WaitHandle, cancel.WaitHandle]);
+            if (cancel.IsCancellationRequested)
+            {
+                Record(call + "-killed");
+                throw new RuntimeException($"criu {call}: criu exited without an answer (killed by signal 9)");
+            }
+        }
+        if (CriuError is { } error)
+            throw new RuntimeException($"criu {call}: {error}");
+    }
+
+    public void Checkpoint(string id, CheckpointSpec spec, CancellationToken cancel)
+    {
+        WaitCriu("checkpoint", cancel);
+        List<Action<ExitReport>> watchers = [];
+        ExitReport? report = null;
+        lock (_lock)
+        {
+            var s = _containers.GetValueOrDefault(id) ?? throw new ContainerNotFoundException(id);
+            if (s.Status is not (ContainerStatus.Running or ContainerStatus.Paused))
+                throw new InvalidContainerStateException($"cannot checkpoint a container that is {s.Status.ToOci()}");
+            Dumps.Add(spec);
+            if (!spec.LeaveRunning)
+            {
+                // CRIU kills the dumped tree; the shim then records the init's exit by SIGKILL.
+                report = new ExitReport(s.InitPid, 137, 9, false, Clock());
+                _containers[id] = s with { Status = ContainerStatus.Checkpointed, Exit = null };
+                watchers = _exitWatches.Remove(id, out var w) ? w : [];
+            }
+        }
+        foreach (var w in watchers)
+            w(report!);
+    }
+
+    public ContainerSnapshot Restore(string id, string bundle, CheckpointSpec spec, CancellationToken cancel)
+    {
+        WaitCriu("restore", cancel);
+        lock (_lock)
+        {
+            if (_containers.GetValueOrDefault(id) is { } s && s.Status != ContainerStatus.Checkpointed)
+                throw new InvalidContainerStateException($"cannot restore into container {id}: it is {s.Status.ToOci()}");
+            var pid = ++_nextPid;
+            var snap = new ContainerSnapshot(id, bundle, ContainerStatus.Running, pid, 1, 0, 0, null);
+            _containers[id] = snap;
+            return snap;
         }
     }
 
