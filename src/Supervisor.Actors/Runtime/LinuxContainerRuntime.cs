@@ -33,7 +33,6 @@ public sealed class LinuxContainerRuntime : IContainerRuntime
 
     /// <summary>Inits restored by CRIU on our behalf: they are our children (CRIU's rst_sibling), and a
     /// thread per init waits for each and records its exit as a shim would.</summary>
-    private readonly ConcurrentDictionary<int, byte> _restoredInits = new();
 
     private readonly ConcurrentDictionary<string, ICgroupManager> _cgroups = new(StringComparer.Ordinal);
 
@@ -291,7 +290,9 @@ public sealed class LinuxContainerRuntime : IContainerRuntime
                 Directory.Delete(container.StateDir, recursive: true);
             throw;
         }
-        ReapRestored(process!);
+        // The restored init runs under its own shim (restore mode), which records its exit.json like any
+        // other container's; the exit watch reads it, so the session only has to let go.
+        process!.Detach();
         return Snapshot(_factory.Load(id));
     }
 
@@ -345,71 +346,57 @@ public sealed class LinuxContainerRuntime : IContainerRuntime
     }
 
     /// <summary>
-    /// Kills this thread's children that run <c>criu swrk</c>. They are matched by their command line: the
-    /// criu path may be a wrapper script that execs a loader, so /proc/PID/exe does not name criu. A
-    /// restore's tasks are children of this thread too, but once restored they carry their own command line.
+    /// Kills the <c>criu swrk</c> processes this thread started: its own children for a dump, and the
+    /// children of its restore-mode shim for a restore (the shim runs criu so that the restored tree is
+    /// reparented to it). They are matched by their command line: the criu path may be a wrapper script
+    /// that execs a loader, so /proc/PID/exe does not name criu. Restored tasks carry their own command line.
     /// </summary>
     private static void KillCriuChildren(int tid)
+    {
+        foreach (var pid in Children($"/proc/self/task/{tid}/children"))
+        {
+            KillIfCriu(pid);
+            foreach (var grandchild in Children($"/proc/{pid}/task/{pid}/children"))
+                KillIfCriu(grandchild);
+        }
+    }
+
+    private static IEnumerable<int> Children(string path)
     {
         string children;
         try
         {
-            children = File.ReadAllText($"/proc/self/task/{tid}/children");
+            children = File.ReadAllText(path);
+        }
+        catch (IOException)
+        {
+            yield break;
+        }
+        foreach (var field in children.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            if (int.TryParse(field, NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
+                yield return pid;
+    }
+
+    private static void KillIfCriu(int pid)
+    {
+        string[] argv;
+        try
+        {
+            argv = File.ReadAllText($"/proc/{pid}/cmdline").Split('\0');
         }
         catch (IOException)
         {
             return;
         }
-        foreach (var field in children.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        if (!argv.Contains("swrk"))
+            return;
+        try
         {
-            if (!int.TryParse(field, NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
-                continue;
-            string[] argv;
-            try
-            {
-                argv = File.ReadAllText($"/proc/{pid}/cmdline").Split('\0');
-            }
-            catch (IOException)
-            {
-                continue;
-            }
-            if (!argv.Contains("swrk"))
-                continue;
-            try
-            {
-                Syscalls.Kill(pid, Syscalls.SIGKILL);
-            }
-            catch (SyscallException e) when (e.Errno == Errno.ESRCH)
-            {
-            }
+            Syscalls.Kill(pid, Syscalls.SIGKILL);
         }
-    }
-
-    /// <summary>A restored init is our child: a thread waits for it and writes its exit.json.</summary>
-    private void ReapRestored(RestoredProcess process)
-    {
-        _restoredInits[process.Pid] = 0;
-        var thread = new Thread(() =>
+        catch (SyscallException e) when (e.Errno == Errno.ESRCH)
         {
-            try
-            {
-                process.Wait();
-            }
-            catch (SyscallException)
-            {
-                // ECHILD: someone else reaped it; its exit code is then unknown.
-            }
-            finally
-            {
-                _restoredInits.TryRemove(process.Pid, out _);
-                process.Dispose();
-            }
-        })
-        {
-            IsBackground = true,
-            Name = "reap restored " + process.Pid,
-        };
-        thread.Start();
+        }
     }
 
     public IDisposable WatchExit(ContainerSnapshot snapshot, Action<ExitReport> onExit) =>
@@ -553,10 +540,8 @@ public sealed class LinuxContainerRuntime : IContainerRuntime
                         // Deleted meanwhile (by us or with the CLI): the exit status is unknown.
                         break;
                     }
-                    // The exit is recorded by the shim, or, for a restored init, by our own reaper thread.
-                    var recorder = _snapshot.ShimPid > 0
-                        ? ProcStat.IsAlive(_snapshot.ShimPid, _snapshot.ShimStartTime)
-                        : _runtime._restoredInits.ContainsKey(_snapshot.InitPid);
+                    // The exit is recorded by the shim (restored containers have one too).
+                    var recorder = _snapshot.ShimPid > 0 && ProcStat.IsAlive(_snapshot.ShimPid, _snapshot.ShimStartTime);
                     if (report is not null || !recorder || DateTime.UtcNow > deadline)
                         break;
                     Thread.Sleep(10);
