@@ -9,6 +9,8 @@ using Serilog.Events;
 using Supervisor.Actors;
 using Supervisor.Hosting;
 using Supervisor.Linux;
+using Supervisor.Remote.Hosting;
+using Supervisor.Remote.Security;
 
 namespace Supervisor.Daemon;
 
@@ -40,14 +42,24 @@ public static class Program
 
         ContainerSupervisorOptions options;
         SupervisorSettings settings;
+        RemoteControlSettings? remote = null;
         Config site;
         try
         {
             site = configFile is null ? Config.Empty : ConfigurationFactory.ParseString(File.ReadAllText(configFile));
             options = new ContainerSupervisorOptions { Config = site, StateRoot = root };
             settings = options.Resolve();
+            // Without a supervisor.remote section the daemon is local-only: nothing listens on the network.
+            if (site.HasPath("supervisor.remote"))
+            {
+                remote = RemoteControlSettings.Create(site, settings.StateRoot);
+                // Load the TLS material now, so that a missing or unreadable file is one line and exit code 2
+                // rather than a host start-up failure; remoting never starts without it.
+                TlsMaterial.LoadCa(remote.CaPath);
+                TlsMaterial.LoadCertificate(remote.CertificatePath, remote.KeyPath, remote.Password).Dispose();
+            }
         }
-        catch (Exception e) when (e is IOException or ConfigurationException or UnauthorizedAccessException or FormatException)
+        catch (Exception e) when (e is IOException or ConfigurationException or UnauthorizedAccessException or FormatException or TlsConfigurationException)
         {
             Console.Error.WriteLine($"supervisor-daemon: {configFile}: {e.Message}");
             return 2;
@@ -91,6 +103,8 @@ public static class Program
                         system.EventStream.Subscribe(logger, typeof(IContainerEvent));
                     });
             });
+            if (remote is not null)
+                builder.Services.AddRemoteControl(remote, settings);
             Log.Information("supervisor-daemon: state root {StateRoot}, shutdown policy {ShutdownPolicy}, log {LogFile}",
                 settings.StateRoot, settings.ShutdownPolicy, logFile);
             await builder.Build().RunAsync();

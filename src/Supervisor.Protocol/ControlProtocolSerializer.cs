@@ -62,7 +62,22 @@ public sealed class ControlProtocolSerializer : SerializerWithStringManifest
         }
     }
 
-    /// <summary>The binding as HOCON (also in the embedded reference.conf).</summary>
+    /// <summary>The binding of <see cref="IControlMessage"/> as HOCON (the embedded reference.conf), for a system that carries other traffic too.</summary>
     public static Akka.Configuration.Config DefaultConfig() =>
         Akka.Configuration.ConfigurationFactory.FromResource("Supervisor.Protocol.reference.conf", typeof(ControlProtocolSerializer).Assembly);
+
+    /// <summary>
+    /// The binding for an ActorSystem that carries only the control protocol (the control plane's and the
+    /// client's). Akka.NET picks the first binding in configuration order whose type the message is assignable
+    /// to, not the most specific one, and Akka.Remote's reference.conf binds <see cref="IMessage"/> to its own
+    /// serializer (which names CLR types on the wire and builds any IMessage type a frame names). Binding
+    /// IMessage itself to this serializer takes that path away: whichever binding matches first is ours, and
+    /// a protobuf message outside supervisor.proto can neither be sent nor built.
+    /// </summary>
+    public static Akka.Configuration.Config ControlPlaneConfig() =>
+        Akka.Configuration.ConfigurationFactory.ParseString($$"""
+            akka.actor.serialization-bindings {
+              "Google.Protobuf.IMessage, Google.Protobuf" = {{Name}}
+            }
+            """).WithFallback(DefaultConfig());
 }

@@ -31,7 +31,7 @@ public sealed class ControlPlane : IAsyncDisposable
 
     public IActorRef Gateway { get; }
 
-    /// <summary>The address clients use, e.g. akka.tcp://supervisor-control@127.0.0.1:4053.</summary>
+    /// <summary>The address clients use, e.g. akka.ssl.tcp://supervisor-control@127.0.0.1:4053.</summary>
     public Address Address => ((ExtendedActorSystem)System).Provider.DefaultAddress;
 
     /// <summary>
@@ -57,11 +57,20 @@ public sealed class ControlPlane : IAsyncDisposable
             settings.MaxSubscriptions);
 
         var setup = BootstrapSetup.Create()
-            .WithConfig(settings.ToAkkaConfig().WithFallback(supervisorSystem.Settings.Config.GetConfig("akka.loggers") is null
-                ? Config.Empty
-                : LoggerConfig(supervisorSystem)))
+            .WithConfig(settings.ToAkkaConfig().WithFallback(LoggerConfig(supervisorSystem)))
             .And(TlsMaterial.SslSetup(certificate, verifier));
-        var system = ActorSystem.Create(settings.SystemName, setup);
+        ActorSystem system;
+        try
+        {
+            system = ActorSystem.Create(settings.SystemName, setup);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            var cause = e;
+            while (cause.InnerException is not null)
+                cause = cause.InnerException;
+            throw new ControlPlaneStartException($"remote control: cannot listen on {settings.Hostname}:{settings.Port}: {cause.Message}", e);
+        }
         var gateway = system.ActorOf(ControlGateway.Props(supervisor, gatewaySettings), RemoteControlSettings.GatewayName);
         supervisorSystem.EventStream.Subscribe(gateway, typeof(IContainerEvent));
         return new ControlPlane(system, gateway, supervisorSystem);
@@ -84,3 +93,6 @@ public sealed class ControlPlane : IAsyncDisposable
         await System.Terminate();
     }
 }
+
+/// <summary>The control plane could not start (e.g. its port is taken); nothing listens.</summary>
+public sealed class ControlPlaneStartException(string message, Exception inner) : IOException(message, inner);

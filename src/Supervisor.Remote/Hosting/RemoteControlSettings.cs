@@ -152,5 +152,5 @@ public sealed record RemoteControlSettings(
             }
           }
         }
-        """).WithFallback(Protocol.ControlProtocolSerializer.DefaultConfig());
+        """).WithFallback(Protocol.ControlProtocolSerializer.ControlPlaneConfig());
 }

@@ -13,16 +13,31 @@ public sealed class CertificateAllowlist
     private readonly HashSet<string> _subjects;
     private readonly HashSet<string> _thumbprints;
 
+    private readonly bool _anyone;
+
+    private CertificateAllowlist()
+    {
+        _subjects = [];
+        _thumbprints = [];
+        _anyone = true;
+    }
+
+    /// <summary>
+    /// Every certificate of the CA. Only for a client checking the daemon it connects to, whose CA is the
+    /// control plane's own; a daemon always checks its peers against an explicit list.
+    /// </summary>
+    public static CertificateAllowlist AnyoneOfTheCa { get; } = new();
+
     public CertificateAllowlist(IEnumerable<string> subjects, IEnumerable<string> thumbprints)
     {
         _subjects = new HashSet<string>(subjects.Select(NormalizeSubject), StringComparer.OrdinalIgnoreCase);
         _thumbprints = new HashSet<string>(thumbprints.Select(NormalizeThumbprint), StringComparer.Ordinal);
     }
 
-    public bool IsEmpty => _subjects.Count == 0 && _thumbprints.Count == 0;
+    public bool IsEmpty => !_anyone && _subjects.Count == 0 && _thumbprints.Count == 0;
 
     public bool Allows(X509Certificate2 certificate) =>
-        _thumbprints.Contains(Sha256Thumbprint(certificate)) || _subjects.Contains(NormalizeSubject(certificate.SubjectName));
+        _anyone || _thumbprints.Contains(Sha256Thumbprint(certificate)) || _subjects.Contains(NormalizeSubject(certificate.SubjectName));
 
     /// <summary>The certificate's SHA-256 thumbprint as upper-case hex (the SHA-1 Thumbprint property is not used for trust).</summary>
     public static string Sha256Thumbprint(X509Certificate2 certificate) =>
