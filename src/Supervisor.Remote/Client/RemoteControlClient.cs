@@ -72,6 +72,7 @@ public sealed class RemoteControlClient : IAsyncDisposable
               log-dead-letters = off
               log-config-on-start = off
               actor.provider = remote
+              actor.serializers.json = "Supervisor.Remote.Security.RefusingSerializer, Supervisor.Remote"
               remote {
                 log-remote-lifecycle-events = off
                 untrusted-mode = on

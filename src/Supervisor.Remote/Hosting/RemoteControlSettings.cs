@@ -133,6 +133,8 @@ public sealed record RemoteControlSettings(
         akka {
           loglevel = INFO
           actor.provider = remote
+          # Akka's JSON serializer (id 1) reads CLR type names from the wire; it is replaced by one that refuses.
+          actor.serializers.json = "Supervisor.Remote.Security.RefusingSerializer, Supervisor.Remote"
           remote {
             # Drops system messages (Watch, Terminate...), remote deployment (DaemonMsgCreate) and
             # IPossiblyHarmful messages (PoisonPill, Kill) from peers; selections reach only the gateway.
