@@ -65,6 +65,17 @@ public sealed class ControlPlaneConfigTests
             var gadget = Encoding.UTF8.GetBytes("""{"$type":"System.IO.FileInfo, System.Private.CoreLib","fileName":"/etc/passwd"}""");
             Assert.Throws<SerializationException>(() => system.Serialization.Deserialize(gadget, 1, ""));
             Assert.IsType<ControlProtocolSerializer>(system.Serialization.FindSerializerFor(new GetState()));
+
+            // Kill is not IPossiblyHarmful, so untrusted mode would deliver it: it cannot be built from the wire.
+            var misc = system.Serialization.FindSerializerFor(Kill.Instance);
+            Assert.IsType<KillRefusingMiscSerializer>(misc);
+            var killBytes = misc.ToBinary(Kill.Instance);
+            var killManifest = Akka.Serialization.Serialization.ManifestFor(misc, Kill.Instance);
+            Assert.Throws<SerializationException>(() => system.Serialization.Deserialize(killBytes, misc.Identifier, killManifest));
+            // Everything else it carries still works.
+            var identify = new Identify("x");
+            var back = system.Serialization.Deserialize(misc.ToBinary(identify), misc.Identifier, Akka.Serialization.Serialization.ManifestFor(misc, identify));
+            Assert.Equal("x", ((Identify)back).MessageId);
         }
         finally
         {

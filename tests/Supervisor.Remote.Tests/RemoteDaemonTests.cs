@@ -195,14 +195,24 @@ public sealed class RemoteDaemonTests
             await Task.Delay(2000);
 
             // The gateway is alive and answers; the container runs with the same init.
-            var state = await client.Send(new Command { GetState = new GetState { Id = "survivor" } });
-            Assert.Null(state.Error);
-            Assert.Equal("running", ((GetStateReply)state).State.Status);
+            IControlReplyOrLog state;
+            try
+            {
+                state = new(await client.Send(new Command { GetState = new GetState { Id = "survivor" } }));
+            }
+            catch (RemoteControlException e)
+            {
+                throw new Xunit.Sdk.XunitException($"{e.Message}\ndaemon log:\n{d.Log}");
+            }
+            Assert.Null(state.Reply.Error);
+            Assert.Equal("running", ((GetStateReply)state.Reply).State.Status);
         }
         Assert.True(d.Alive, d.Log);
         Assert.Equal(pid, RunningPid(d, "survivor"));
         Assert.Contains("survivor", d.Remote(d.Admin, "list").Stdout);
     }
+
+    private sealed record IControlReplyOrLog(Supervisor.Protocol.IControlReply Reply);
 
     /// <summary>What the rogue client tries to deploy into the daemon.</summary>
     private sealed class Canary : ReceiveActor
@@ -302,6 +312,8 @@ public sealed class RemoteDaemonTests
         // /proc prints each 32-bit word in host (little-endian) order.
         for (int i = 0; i < bytes.Length; i += 4)
             Array.Reverse(bytes, i, 4);
-        return new System.Net.IPAddress(bytes).ToString();
+        var address = new System.Net.IPAddress(bytes);
+        // DotNetty binds a dual-stack socket to ::ffff:127.0.0.1, which accepts only IPv4 connections to 127.0.0.1.
+        return (address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address).ToString();
     }
 }

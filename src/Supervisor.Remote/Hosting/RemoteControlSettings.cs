@@ -135,6 +135,8 @@ public sealed record RemoteControlSettings(
           actor.provider = remote
           # Akka's JSON serializer (id 1) reads CLR type names from the wire; it is replaced by one that refuses.
           actor.serializers.json = "Supervisor.Remote.Security.RefusingSerializer, Supervisor.Remote"
+          # Untrusted mode does not drop Kill (it is not IPossiblyHarmful in Akka.NET); this refuses to build it.
+          actor.serializers.akka-misc = "Supervisor.Remote.Security.KillRefusingMiscSerializer, Supervisor.Remote"
           remote {
             # Drops system messages (Watch, Terminate...), remote deployment (DaemonMsgCreate) and
             # IPossiblyHarmful messages (PoisonPill, Kill) from peers; selections reach only the gateway.
