@@ -78,14 +78,14 @@ public static class Program
             client = RemoteControlClient.Connect(new RemoteClientOptions(address[..colon].Trim('[', ']'), port, cert, key, ca,
                 system ?? "supervisor-control") { Timeout = TimeSpan.FromSeconds(timeout) });
             if (command.KindCase == Command.KindOneofCase.SubscribeEvents)
-                return await Events(client, command, rest.Count);
+                return Environment.ExitCode = await Events(client, command, rest.Count);
             if (name == "bench")
-                return await Bench(client, command, rest.Count);
+                return Environment.ExitCode = await Bench(client, command, rest.Count);
             var reply = await client.Send(command);
             if (reply.Error is { } error)
-                return Fail(ErrorText(error), 1);
+                return Environment.ExitCode = Fail(ErrorText(error), 1);
             output(reply);
-            return 0;
+            return Environment.ExitCode = 0;
         }
         catch (UsageException e)
         {
@@ -93,12 +93,16 @@ public static class Program
         }
         catch (Exception e) when (e is RemoteControlException or TlsConfigurationException or IOException)
         {
-            return Fail(e.Message, 1);
+            return Environment.ExitCode = Fail(e.Message, 1);
         }
         finally
         {
+            // A graceful ActorSystem shutdown (coordinated shutdown, flushing and closing the association)
+            // costs about a second; a one-shot command has nothing left to flush once its reply is printed,
+            // so the process exits and the daemon sees the connection close.
+            Console.Out.Flush();
             if (client is not null)
-                await client.DisposeAsync();
+                Environment.Exit(Environment.ExitCode);
         }
     }
 
