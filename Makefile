@@ -1,7 +1,8 @@
 # Supervisor: build, test, demo and benchmark entry points.
 #
 #   make deps    Debian packages + the private CRIU 4.1.1 install (idempotent)
-#   make build   the shim, the `supervisor` CLI (NativeAOT) and `supervisor-daemon` in artifacts/bin/
+#   make build   the shim, the `supervisor` CLI (NativeAOT), `supervisor-daemon` and `supervisor-remote` in artifacts/bin/
+#   make certs   a development CA and control-plane certificates in artifacts/certs/ (scripts/make-certs.sh)
 #   make test    deps + build + every test project (unit and root integration)
 #   make demo    the daemon with config/demo.conf (DURATION=30 stops it after 30 s)
 #   make demo-runtime  the CLI-only tour of the runtime (scripts/demo.sh)
@@ -18,7 +19,7 @@ DOTNET ?= dotnet
 RESULTS := $(ARTIFACTS)/test-results
 APT_PACKAGES := busybox-static libseccomp-dev libseccomp2 jq cmake gcc libc6-dev runc iproute2 openssl
 
-.PHONY: all deps native build rootfs test unit-test integration-test demo demo-runtime bench clean
+.PHONY: all deps native build certs rootfs test unit-test integration-test demo demo-runtime bench clean
 
 all: build
 
@@ -45,10 +46,16 @@ build: native
 	@$(DOTNET) publish src/Supervisor.Daemon/Supervisor.Daemon.csproj -c $(CONFIGURATION) -r linux-x64 --self-contained false \
 	    -p:PublishSingleFile=true -o $(ARTIFACTS)/publish/daemon -nologo -v quiet
 	@install -m 0755 $(ARTIFACTS)/publish/daemon/supervisor-daemon $(BIN)/supervisor-daemon
-	@echo "built $(BIN)/supervisor, $(BIN)/supervisor-daemon and $(BIN)/supervisor-shim"
+	@$(DOTNET) publish src/Supervisor.RemoteClient/Supervisor.RemoteClient.csproj -c $(CONFIGURATION) -r linux-x64 --self-contained false \
+	    -p:PublishSingleFile=true -o $(ARTIFACTS)/publish/remote -nologo -v quiet
+	@install -m 0755 $(ARTIFACTS)/publish/remote/supervisor-remote $(BIN)/supervisor-remote
+	@echo "built $(BIN)/supervisor, $(BIN)/supervisor-daemon, $(BIN)/supervisor-remote and $(BIN)/supervisor-shim"
 
 rootfs:
 	@scripts/make-rootfs.sh $(ROOTFS)
+
+certs:
+	@scripts/make-certs.sh $(ARTIFACTS)/certs
 
 test: deps build rootfs
 	@rm -rf $(RESULTS) && mkdir -p $(RESULTS)

@@ -79,6 +79,8 @@ internal static class CliApp
         root.Options.Add(CriuOption);
         foreach (var command in Commands.CommandSet.All())
             root.Subcommands.Add(command);
+        if (Commands.RemoteCommand.TryExec(args) is { } remoteExit)
+            return remoteExit;
         var config = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
         try
         {

@@ -10,6 +10,8 @@ using Supervisor.Actors;
 using Supervisor.Cluster;
 using Supervisor.Hosting;
 using Supervisor.Linux;
+using Supervisor.Remote.Hosting;
+using Supervisor.Remote.Security;
 
 namespace Supervisor.Daemon;
 
@@ -42,6 +44,7 @@ public static class Program
         ContainerSupervisorOptions options;
         SupervisorSettings settings;
         ClusterSettings cluster;
+        RemoteControlSettings? remote = null;
         Config site;
         try
         {
@@ -49,8 +52,17 @@ public static class Program
             options = new ContainerSupervisorOptions { Config = site, StateRoot = root };
             settings = options.Resolve();
             cluster = ClusterSettings.Create(site);
+            // Without a supervisor.remote section the daemon is local-only: nothing listens on the network.
+            if (site.HasPath("supervisor.remote"))
+            {
+                remote = RemoteControlSettings.Create(site, settings.StateRoot);
+                // Load the TLS material now, so that a missing or unreadable file is one line and exit code 2
+                // rather than a host start-up failure; remoting never starts without it.
+                TlsMaterial.LoadCa(remote.CaPath);
+                TlsMaterial.LoadCertificate(remote.CertificatePath, remote.KeyPath, remote.Password).Dispose();
+            }
         }
-        catch (Exception e) when (e is IOException or ConfigurationException or UnauthorizedAccessException or FormatException)
+        catch (Exception e) when (e is IOException or ConfigurationException or UnauthorizedAccessException or FormatException or TlsConfigurationException)
         {
             Console.Error.WriteLine($"supervisor-daemon: {configFile}: {e.Message}");
             return 2;
@@ -102,6 +114,8 @@ public static class Program
                         }
                     });
             });
+            if (remote is not null)
+                builder.Services.AddRemoteControl(remote, settings);
             Log.Information("supervisor-daemon: state root {StateRoot}, shutdown policy {ShutdownPolicy}, log {LogFile}",
                 settings.StateRoot, settings.ShutdownPolicy, logFile);
             if (cluster.Enabled)

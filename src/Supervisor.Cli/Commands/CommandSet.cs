@@ -24,6 +24,7 @@ internal static class CommandSet
         EventsCommand.Create(),
         UpdateCommand.Create(),
         DaemonCommand.Create(),
+        RemoteCommand.Create(),
         CheckpointCommand.Create(),
         RestoreCommand.Create(),
     ];

@@ -1,0 +1,167 @@
+using Akka.Actor;
+using Akka.TestKit.Xunit2;
+using Supervisor.Actors;
+using Supervisor.Actors.Restart;
+using Supervisor.Protocol;
+using Supervisor.Protocol.V1;
+using Supervisor.Remote.Gateway;
+using Supervisor.Remote.Policy;
+using Supervisor.Remote.Security;
+using Supervisor.Remote.Tests.Infrastructure;
+using Supervisor.Runtime.Configs;
+using Supervisor.Runtime.Oci;
+using Supervisor.Runtime.State;
+using Sup = Supervisor.Actors;
+using Wire = Supervisor.Protocol.V1;
+
+namespace Supervisor.Remote.Tests;
+
+/// <summary>
+/// The gateway against a probe standing in for the ContainerSupervisor: what reaches the supervisor (and
+/// what never does), in-process and without root.
+/// </summary>
+public sealed class GatewayTests : TestKit
+{
+    private readonly TestPki _pki = new();
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "sv-gw-" + Guid.NewGuid().ToString("N")[..8]);
+    private readonly Akka.TestKit.TestProbe _supervisor;
+    private readonly IActorRef _gateway;
+    private readonly FakeInspector _inspector = new();
+
+    public GatewayTests() : base("akka.loglevel = WARNING")
+    {
+        Directory.CreateDirectory(Path.Combine(_dir, "bundles", "web", "rootfs"));
+        _supervisor = CreateTestProbe();
+        var verifier = new CertificateVerifier(_pki.CaCollection, new CertificateAllowlist(
+            ["CN=admin, OU=admin, O=Supervisor Test", "CN=op, OU=operator, O=Supervisor Test"], []));
+        var settings = new ControlGatewaySettings(
+            new RequestAuthenticator(verifier, TimeSpan.FromSeconds(60)),
+            new ControlPolicy(new PolicySettings([Path.Combine(_dir, "bundles")], [], [], PolicySettings.DefaultCapabilities)),
+            _inspector,
+            Path.Combine(_dir, "gateway-bundles"),
+            "node-a",
+            Supervisor.Actors.Restart.RestartPolicy.Never,
+            TimeSpan.FromSeconds(5),
+            100,
+            TimeSpan.FromMinutes(5),
+            4);
+        _gateway = Sys.ActorOf(ControlGateway.Props(_supervisor.Ref, settings), "control-gateway");
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        base.Dispose(disposing);
+        _pki.Dispose();
+        if (Directory.Exists(_dir))
+            Directory.Delete(_dir, recursive: true);
+    }
+
+    private sealed class FakeInspector : IContainerInspector
+    {
+        public OciState? State(string id) => null;
+
+        public ProcessConfig? BaseProcess(string id) => null;
+    }
+
+    private string WriteBundle(Action<OciSpec>? edit = null)
+    {
+        var spec = DefaultSpec.Create();
+        edit?.Invoke(spec);
+        var dir = Path.Combine(_dir, "bundles", "web");
+        File.WriteAllText(Path.Combine(dir, "config.json"), SpecLoader.Serialize(spec));
+        return dir;
+    }
+
+    [Fact]
+    public async Task An_operators_privileged_run_is_refused_before_anything_reaches_the_supervisor()
+    {
+        using var op = _pki.Issue("op", "operator");
+        var bundle = WriteBundle(s => s.Process!.Capabilities!.Bounding!.Add("CAP_SYS_ADMIN"));
+        var run = new Command { Run = new RunContainer { Id = "web", Bundle = bundle } };
+        _gateway.Tell(RequestSignature.Sign(run, op, "req-1", DateTimeOffset.UtcNow), TestActor);
+        var reply = await ExpectMsgAsync<RunContainerReply>();
+        Assert.Equal("req-1", reply.RequestId);
+        Assert.Equal(ErrorCode.PermissionDenied, reply.Error.Code);
+        Assert.Equal("operator certificate: capability CAP_SYS_ADMIN is beyond the default set", reply.Error.Message);
+        await _supervisor.ExpectNoMsgAsync(TimeSpan.FromMilliseconds(300));
+        Assert.False(Directory.Exists(Path.Combine(_dir, "gateway-bundles", "web")));
+    }
+
+    [Fact]
+    public async Task An_admins_run_creates_and_starts_from_the_checked_copy_of_the_config()
+    {
+        using var admin = _pki.Issue("admin", "admin");
+        var bundle = WriteBundle(s => s.Process!.Capabilities!.Bounding!.Add("CAP_SYS_ADMIN"));
+        var run = new Command { Run = new RunContainer { Id = "web", Bundle = bundle, Restart = new Wire.RestartPolicy { Policy = "on-failure:3" } } };
+        _gateway.Tell(RequestSignature.Sign(run, admin, "req-2", DateTimeOffset.UtcNow), TestActor);
+        var create = await _supervisor.ExpectMsgAsync<CreateContainer>();
+        Assert.Equal(Path.Combine(_dir, "gateway-bundles", "web"), create.Bundle);
+        Assert.Equal(RestartMode.OnFailure, create.Restart!.Mode);
+        Assert.Equal(3, create.Restart.MaxRetries);
+        var written = SpecLoader.LoadBundle(create.Bundle);
+        Assert.Equal(Path.Combine(bundle, "rootfs"), written.Root!.Path);
+        _supervisor.Reply(new CommandSucceeded("web", "create"));
+        await _supervisor.ExpectMsgAsync<StartContainer>();
+        _supervisor.Reply(new CommandSucceeded("web", "start"));
+        await _supervisor.ExpectMsgAsync<GetContainerState>();
+        _supervisor.Reply(new ContainerInfo("web", Supervisor.Runtime.ContainerStatus.Running, 4242, "on-failure:3", 0, false, false, null, false));
+        var reply = await ExpectMsgAsync<RunContainerReply>();
+        Assert.Null(reply.Error);
+        Assert.Equal(4242, reply.Pid);
+        Assert.Equal("node-a", reply.Node);
+    }
+
+    [Fact]
+    public async Task A_retried_request_is_executed_once_and_both_get_the_same_reply()
+    {
+        using var op = _pki.Issue("op", "operator");
+        var signed = RequestSignature.Sign(new Command { Kill = new Wire.KillContainer { Id = "web", Signal = 9 } }, op, "req-3", DateTimeOffset.UtcNow);
+        _gateway.Tell(signed, TestActor);
+        _gateway.Tell(signed, TestActor);
+        var kill = await _supervisor.ExpectMsgAsync<Sup.KillContainer>();
+        Assert.Equal(9, kill.Signal);
+        _supervisor.Reply(new CommandSucceeded("web", "kill"));
+        var first = await ExpectMsgAsync<KillContainerReply>();
+        var second = await ExpectMsgAsync<KillContainerReply>();
+        Assert.Equal(first, second);
+        Assert.Null(first.Error);
+
+        // And once more after completion: replayed from memory.
+        _gateway.Tell(signed, TestActor);
+        Assert.Equal(first, await ExpectMsgAsync<KillContainerReply>());
+        await _supervisor.ExpectNoMsgAsync(TimeSpan.FromMilliseconds(300));
+    }
+
+    [Fact]
+    public async Task Unauthenticated_requests_and_foreign_messages_never_reach_the_supervisor()
+    {
+        using var foreignCa = new TestPki("Other");
+        using var foreign = foreignCa.Issue("admin", "admin");
+        _gateway.Tell(RequestSignature.Sign(new Command { Delete = new Wire.DeleteContainer { Id = "web", Force = true } }, foreign, "req-4", DateTimeOffset.UtcNow), TestActor);
+        var reply = await ExpectMsgAsync<DeleteContainerReply>();
+        Assert.Equal(ErrorCode.Unauthenticated, reply.Error.Code);
+
+        // The supervisor's own records sent straight to the gateway are not commands.
+        _gateway.Tell(new Sup.DeleteContainer("web", true), TestActor);
+        _gateway.Tell(new GetState { Id = "web" }, TestActor);
+        await _supervisor.ExpectNoMsgAsync(TimeSpan.FromMilliseconds(300));
+        await ExpectNoMsgAsync(TimeSpan.FromMilliseconds(100));
+    }
+
+    [Fact]
+    public async Task Subscribers_get_the_events_they_asked_for()
+    {
+        using var admin = _pki.Issue("admin", "admin");
+        var sub = new Command { SubscribeEvents = new SubscribeEvents { ContainerId = "web" } };
+        _gateway.Tell(RequestSignature.Sign(sub, admin, "req-5", DateTimeOffset.UtcNow), TestActor);
+        var ok = await ExpectMsgAsync<SubscribeEventsReply>();
+        Assert.Null(ok.Error);
+        _gateway.Tell(new Sup.ContainerStarted("other", 1, 0));
+        _gateway.Tell(new Sup.ContainerExited("web", 77, 137, 9, true, DateTimeOffset.FromUnixTimeMilliseconds(1000)));
+        var n = await ExpectMsgAsync<EventNotification>();
+        Assert.Equal(ok.SubscriptionId, n.SubscriptionId);
+        Assert.Equal(new Wire.ContainerExited { Id = "web", Pid = 77, ExitCode = 137, Signal = 9, OomKilled = true, FinishedAtUnixMs = 1000 }, n.Event.Exited);
+        Assert.Equal("node-a", n.Event.Node);
+        await ExpectNoMsgAsync(TimeSpan.FromMilliseconds(200));
+    }
+}
