@@ -25,6 +25,7 @@ public sealed class GatewayTests : TestKit
     private readonly TestPki _pki = new();
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "sv-gw-" + Guid.NewGuid().ToString("N")[..8]);
     private readonly Akka.TestKit.TestProbe _supervisor;
+    private readonly Akka.TestKit.TestProbe _workloads;
     private readonly IActorRef _gateway;
     private readonly FakeInspector _inspector = new();
 
@@ -32,6 +33,7 @@ public sealed class GatewayTests : TestKit
     {
         Directory.CreateDirectory(Path.Combine(_dir, "bundles", "web", "rootfs"));
         _supervisor = CreateTestProbe();
+        _workloads = CreateTestProbe();
         var verifier = new CertificateVerifier(_pki.CaCollection, new CertificateAllowlist(
             ["CN=admin, OU=admin, O=Supervisor Test", "CN=op, OU=operator, O=Supervisor Test"], []));
         var settings = new ControlGatewaySettings(
@@ -44,7 +46,9 @@ public sealed class GatewayTests : TestKit
             TimeSpan.FromSeconds(5),
             100,
             TimeSpan.FromMinutes(5),
-            4);
+            4,
+            _workloads.Ref,
+            TimeSpan.FromSeconds(10));
         _gateway = Sys.ActorOf(ControlGateway.Props(_supervisor.Ref, settings), "control-gateway");
     }
 
@@ -109,6 +113,40 @@ public sealed class GatewayTests : TestKit
         Assert.Null(reply.Error);
         Assert.Equal(4242, reply.Pid);
         Assert.Equal("node-a", reply.Node);
+    }
+
+    [Fact]
+    public async Task Migrate_goes_to_the_workload_entity_and_reports_each_phase()
+    {
+        using var op = _pki.Issue("op", "operator");
+        var migrate = new Command { Migrate = new MigrateContainer { Id = "web", ToNode = "akka.tcp://supervisor@127.0.0.1:4102", TcpEstablished = true } };
+        _gateway.Tell(RequestSignature.Sign(migrate, op, "req-m1", DateTimeOffset.UtcNow), TestActor);
+        var asked = await _workloads.ExpectMsgAsync<Supervisor.Cluster.MigrateWorkload>();
+        Assert.Equal(new Supervisor.Cluster.MigrateWorkload("web", "akka.tcp://supervisor@127.0.0.1:4102", true), asked);
+        _workloads.Reply(new Supervisor.Cluster.MigrationReport("web", "akka.tcp://supervisor@127.0.0.1:4101", asked.ToNode,
+            true, null, asked.ToNode, 4096, 600, 40, 800, 9));
+        var reply = await ExpectMsgAsync<MigrateContainerReply>();
+        Assert.Null(reply.Error);
+        Assert.Equal(asked.ToNode, reply.ToNode);
+        Assert.Equal(["checkpoint:600", "transfer:40", "restore:800", "cleanup:9"],
+            reply.Phases.Select(p => $"{p.Phase}:{p.DurationMs}").ToArray());
+        // A migration never goes around the workload entity to the node's supervisor.
+        await _supervisor.ExpectNoMsgAsync(TimeSpan.FromMilliseconds(200));
+    }
+
+    [Fact]
+    public async Task A_failed_migration_says_why_and_where_the_container_runs()
+    {
+        using var op = _pki.Issue("op", "operator");
+        var migrate = new Command { Migrate = new MigrateContainer { Id = "web", ToNode = "akka.tcp://supervisor@127.0.0.1:4102" } };
+        _gateway.Tell(RequestSignature.Sign(migrate, op, "req-m2", DateTimeOffset.UtcNow), TestActor);
+        await _workloads.ExpectMsgAsync<Supervisor.Cluster.MigrateWorkload>();
+        _workloads.Reply(new Supervisor.Cluster.MigrationReport("web", "akka.tcp://supervisor@127.0.0.1:4101", "akka.tcp://supervisor@127.0.0.1:4102",
+            false, "restore failed on the target", "akka.tcp://supervisor@127.0.0.1:4101", 0, 600, 40, 0, 0));
+        var reply = await ExpectMsgAsync<MigrateContainerReply>();
+        Assert.Equal(ErrorCode.FailedPrecondition, reply.Error.Code);
+        Assert.Equal("migrate web to akka.tcp://supervisor@127.0.0.1:4102: restore failed on the target (it runs on akka.tcp://supervisor@127.0.0.1:4101)",
+            reply.Error.Message);
     }
 
     [Fact]

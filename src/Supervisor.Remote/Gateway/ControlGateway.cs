@@ -251,8 +251,36 @@ public sealed class ControlGateway : ReceiveActor
                     : Ack(command, requestId, r);
             }
             case Command.KindOneofCase.Migrate:
-                return Fail(ErrorCode.Unsupported,
-                    $"migrate: this daemon ({_settings.NodeName}) is not part of a cluster, so there is no node {command.Migrate.ToNode} to move {target} to");
+            {
+                if (_settings.Workloads is null)
+                    return Fail(ErrorCode.Unsupported,
+                        $"migrate: this daemon ({_settings.NodeName}) is not part of a cluster, so there is no node {command.Migrate.ToNode} to move {target} to");
+                // Only the workload entity may move a container: it owns the desired state (which node runs
+                // it), and a move behind its back would be undone by the next placement.
+                var timeout = _settings.MigrationTimeout ?? TimeSpan.FromMinutes(5);
+                var answer = await _settings.Workloads.Ask<object>(
+                    new Supervisor.Cluster.MigrateWorkload(target, command.Migrate.ToNode, command.Migrate.TcpEstablished),
+                    timeout + TimeSpan.FromSeconds(15));
+                switch (answer)
+                {
+                    case Supervisor.Cluster.MigrationReport { Succeeded: true } report:
+                    {
+                        var reply = new MigrateContainerReply { RequestId = requestId, ToNode = report.To };
+                        reply.Phases.Add(new PhaseTiming { Phase = "checkpoint", DurationMs = (long)report.CheckpointMs });
+                        reply.Phases.Add(new PhaseTiming { Phase = "transfer", DurationMs = (long)report.TransferMs });
+                        reply.Phases.Add(new PhaseTiming { Phase = "restore", DurationMs = (long)report.RestoreMs });
+                        reply.Phases.Add(new PhaseTiming { Phase = "cleanup", DurationMs = (long)report.CleanupMs });
+                        return reply;
+                    }
+                    case Supervisor.Cluster.MigrationReport report:
+                        return Fail(ErrorCode.FailedPrecondition,
+                            $"migrate {target} to {report.To}: {report.Error} (it runs on {report.RunningOn})");
+                    case Supervisor.Cluster.WorkloadCommandFailed failed:
+                        return Fail(ErrorCode.FailedPrecondition, failed.Error);
+                    default:
+                        return Fail(ErrorCode.Internal, $"migrate {target}: unexpected answer {answer.GetType().Name}");
+                }
+            }
             case Command.KindOneofCase.GetState:
             {
                 var r = await AskSupervisor(new GetContainerState(target));

@@ -1,3 +1,4 @@
+using Akka.Actor;
 using Supervisor.Actors.Restart;
 using Supervisor.Remote.Policy;
 using Supervisor.Remote.Security;
@@ -19,4 +20,6 @@ public sealed record ControlGatewaySettings(
     TimeSpan AskTimeout,
     int DedupCapacity,
     TimeSpan DedupWindow,
-    int MaxSubscriptions);
+    int MaxSubscriptions,
+    IActorRef? Workloads = null,
+    TimeSpan? MigrationTimeout = null);

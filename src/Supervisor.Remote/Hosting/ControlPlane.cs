@@ -39,7 +39,8 @@ public sealed class ControlPlane : IAsyncDisposable
     /// <see cref="TlsConfigurationException"/> when the certificates cannot be loaded; nothing listens then.
     /// </summary>
     public static ControlPlane Start(ActorSystem supervisorSystem, IActorRef supervisor, RemoteControlSettings settings,
-        string stateRoot, RestartPolicy defaultRestart, IContainerInspector? inspector = null)
+        string stateRoot, RestartPolicy defaultRestart, IContainerInspector? inspector = null, IActorRef? workloads = null,
+        TimeSpan? migrationTimeout = null)
     {
         var ca = TlsMaterial.LoadCa(settings.CaPath);
         var certificate = TlsMaterial.LoadCertificate(settings.CertificatePath, settings.KeyPath, settings.Password);
@@ -54,7 +55,9 @@ public sealed class ControlPlane : IAsyncDisposable
             settings.AskTimeout,
             settings.DedupCapacity,
             settings.DedupWindow,
-            settings.MaxSubscriptions);
+            settings.MaxSubscriptions,
+            workloads,
+            migrationTimeout);
 
         var setup = BootstrapSetup.Create()
             .WithConfig(settings.ToAkkaConfig().WithFallback(LoggerConfig(supervisorSystem)))

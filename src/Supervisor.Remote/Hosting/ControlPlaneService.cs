@@ -26,7 +26,9 @@ public sealed class ControlPlaneService(
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var sup = await supervisor.GetAsync(cancellationToken);
-        _plane = ControlPlane.Start(system, sup, settings, stateRoot, defaultRestart);
+        // On a cluster node the shard region of the workloads is registered too: Migrate goes to it.
+        Akka.Hosting.ActorRegistry.For(system).TryGet<Supervisor.Cluster.WorkloadRegion>(out var workloads);
+        _plane = ControlPlane.Start(system, sup, settings, stateRoot, defaultRestart, workloads: workloads);
         system.Log.Info("control: listening on {0} (mutual TLS, untrusted mode, gateway {1})", _plane.Address, RemoteControlSettings.GatewayPath);
     }
 
