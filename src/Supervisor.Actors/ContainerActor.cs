@@ -445,6 +445,14 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers, IWithUnb
                 HandleExit(exit);
                 return;
             }
+            // A pause or resume made with the CLI behind the supervisor's back is still a state change:
+            // publish it as one, so that subscribers see the same events as for a Pause/Resume message.
+            if (snap.Status is ContainerStatus.Paused or ContainerStatus.Running && snap.Status != _run.Status)
+            {
+                _run = _run with { Status = snap.Status };
+                _log.Info("container {ContainerId}: {Status} outside the supervisor", Id, snap.Status.ToOci());
+                Context.System.EventStream.Publish(snap.Status == ContainerStatus.Paused ? new ContainerPaused(Id) : new ContainerResumed(Id));
+            }
             if (snap.Status == ContainerStatus.Running && _stats is null)
                 StartStats();
             else if (snap.Status == ContainerStatus.Paused && _stats is not null)
@@ -718,6 +726,8 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers, IWithUnb
     {
         RefuseDuringJob("pause");
         _runtime.Pause(Id);
+        if (_run is not null)
+            _run = _run with { Status = ContainerStatus.Paused };
         StopStats();
         Context.System.EventStream.Publish(new ContainerPaused(Id));
         Sender.Tell(new CommandSucceeded(Id, "pause"));
@@ -728,7 +738,10 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers, IWithUnb
         RefuseDuringJob("resume");
         _runtime.Resume(Id);
         if (_run is not null)
+        {
+            _run = _run with { Status = ContainerStatus.Running };
             StartStats();
+        }
         Context.System.EventStream.Publish(new ContainerResumed(Id));
         Sender.Tell(new CommandSucceeded(Id, "resume"));
     }

@@ -160,8 +160,10 @@ public sealed class DaemonTests : IDisposable
         var running = WaitFor(() => State("svc"), s => s.Status == "running", "svc running");
         WaitFor(() => LogCount("container made: adopted (created"), n => n == 1, "made adopted");
         Assert.Equal(0, Cli.Run(_root.Path, "pause", "svc").ExitCode);
-        // The pause happened behind the daemon's back; it notices on its reconcile tick and keeps it paused.
-        Thread.Sleep(1500);
+        // The pause happened behind the daemon's back; it notices on its reconcile tick, publishes it and
+        // keeps it paused.
+        WaitFor(() => LogCount("container svc: paused outside the supervisor"), n => n == 1, "the CLI pause noticed");
+        WaitFor(() => LogCount("ContainerPaused svc"), n => n == 1, "ContainerPaused published");
         Assert.Equal(("paused", running.Pid), (State("svc").Status, State("svc").Pid));
 
         daemon.Kill();
