@@ -440,6 +440,10 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers, IWithUnb
                     StopWatching();
                     return;
                 }
+                // The init is gone but its shim is still writing exit.json: the exit watch reports the real
+                // status in a moment. Handling it here would record an unknown exit (255) in its place.
+                if (snap is { Status: ContainerStatus.Stopped, Exit.Recorded: false, ShimPid: > 0 } && ProcStat.IsAlive(snap.ShimPid, snap.ShimStartTime))
+                    return;
                 _log.Warning("container {ContainerId}: init {Pid} is gone and no exit was reported; handling it now", Id, _run.InitPid);
                 var exit = snap is { Status: ContainerStatus.Stopped, Exit: { } e } && e.Pid == _run.InitPid ? e : ExitReport.Unknown(_run.InitPid, Now);
                 HandleExit(exit);
