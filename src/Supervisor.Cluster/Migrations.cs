@@ -5,6 +5,7 @@ using Akka.Event;
 using Supervisor.Actors;
 using Supervisor.Criu;
 using Supervisor.Linux;
+using Supervisor.Linux.Notify;
 using Supervisor.Runtime;
 using Supervisor.Runtime.Oci;
 
@@ -375,20 +376,19 @@ internal sealed class Migrations
     {
         if (pid <= 0)
             return;
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
-        while (DateTime.UtcNow < deadline)
+        try
         {
-            try
-            {
-                var (done, _) = Syscalls.WaitPid(pid, Syscalls.WNOHANG);
-                if (done != 0)
-                    return;
-            }
-            catch (SyscallException)
-            {
+            var (done, _) = Syscalls.WaitPid(pid, Syscalls.WNOHANG);
+            if (done != 0)
                 return;
-            }
-            Thread.Sleep(10);
+            // Still our unreaped child, so the pid cannot have been reused and the pidfd is the shim's.
+            using var pidfd = Syscalls.PidfdOpen(pid);
+            FdPoll.WaitReadable([(int)pidfd.DangerousGetHandle()], 5000);
+            Syscalls.WaitPid(pid, Syscalls.WNOHANG);
+        }
+        catch (SyscallException)
+        {
+            // ECHILD: a shim of an earlier daemon, reaped by whoever adopted it.
         }
     }
 

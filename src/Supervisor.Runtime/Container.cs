@@ -497,12 +497,7 @@ public sealed partial class Container
         }
     }
 
-    private static void WaitGone(int pid, ulong startTime, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (ProcStat.IsAlive(pid, startTime) && DateTime.UtcNow < deadline)
-            Thread.Sleep(5);
-    }
+    private static void WaitGone(int pid, ulong startTime, TimeSpan timeout) => ProcStat.WaitExited(pid, startTime, timeout);
 
     private void Undo(ShimSession? shim, int pid, ICgroupManager? cgroups)
     {

@@ -1,4 +1,6 @@
 using System.Globalization;
+using Supervisor.Linux;
+using Supervisor.Linux.Notify;
 
 namespace Supervisor.Runtime;
 
@@ -58,5 +60,43 @@ public static class ProcStat
             return false;
         // A zombie has exited; its parent (the shim) is about to reap it.
         return st == startTime && state != 'Z' && state != 'X';
+    }
+
+    /// <summary>
+    /// Waits until the process that started at <paramref name="startTime"/> has exited (a zombie counts as
+    /// exited, as in <see cref="IsAlive"/>) or <paramref name="timeout"/> passes; true when it is gone.
+    /// It sleeps on a pidfd, which the kernel makes readable when the process exits, whoever its parent is,
+    /// so there is no polling of /proc and no wake-up delay.
+    /// </summary>
+    public static bool WaitExited(int pid, ulong startTime, TimeSpan timeout)
+    {
+        if (pid <= 0)
+            return true;
+        Microsoft.Win32.SafeHandles.SafeFileHandle pidfd;
+        try
+        {
+            pidfd = Syscalls.PidfdOpen(pid);
+        }
+        catch (SyscallException e) when (e.Errno == Errno.ESRCH)
+        {
+            return true;
+        }
+        using (pidfd)
+        {
+            // The pid may have been reused between the caller reading it and pidfd_open: the start time
+            // tells whether the pidfd refers to the process the caller means. Checked after the open, the
+            // answer holds for as long as the pidfd does, since a pidfd never moves to another process.
+            if (!IsAlive(pid, startTime))
+                return true;
+            var deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+            while (true)
+            {
+                var left = deadline - Environment.TickCount64;
+                if (left <= 0)
+                    return !IsAlive(pid, startTime);
+                if (FdPoll.WaitReadable([(int)pidfd.DangerousGetHandle()], (int)Math.Min(left, int.MaxValue))[0])
+                    return true;
+            }
+        }
     }
 }

@@ -434,9 +434,7 @@ public sealed class LinuxContainerRuntime : IContainerRuntime
     {
         if (shimPid <= 0)
             return;
-        var deadline = DateTime.UtcNow + wait;
-        while (ProcStat.IsAlive(shimPid, shimStart) && DateTime.UtcNow < deadline)
-            Thread.Sleep(10);
+        ProcStat.WaitExited(shimPid, shimStart, wait);
         TryReap(shimPid);
     }
 
