@@ -9,13 +9,9 @@
 # (id, status, pid, restarts, last exit, memory, cpu). On SIGTERM the daemon stops every container
 # (shutdown-policy = stop in demo.conf), and everything is removed at the end.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-ROOT=$(pwd)
+source "$(dirname "$0")/demo-common.sh"
+cd "$ROOT"
 DURATION=${1:-30}
-SV="$ROOT/artifacts/bin/supervisor"
-STATE=/run/supervisor-demo
-DEMO="$ROOT/artifacts/demo"
-sv() { "$SV" --root "$STATE" "$@"; }
 daemon_pid=""
 
 cleanup() {
@@ -23,23 +19,15 @@ cleanup() {
         kill -TERM "$daemon_pid" 2>/dev/null || true
         wait "$daemon_pid" 2>/dev/null || true
     fi
-    for id in $(sv list -q 2>/dev/null); do sv delete -f "$id" >/dev/null 2>&1 || true; done
+    delete_all
     rm -rf "$STATE/.supervisor"
 }
 trap cleanup EXIT INT TERM
 
-bundle() { # name, jq edit
-    local dir="$DEMO/$1"
-    rm -rf "$dir" && mkdir -p "$dir"
-    cp -a "$ROOT/artifacts/rootfs" "$dir/rootfs"
-    (cd "$dir" && "$SV" spec)
-    jq ".process.terminal = false | .root.readonly = true | $2" "$dir/config.json" > "$dir/c" && mv "$dir/c" "$dir/config.json"
-}
-
 cleanup
-bundle service '.hostname = "demo-svc" | .process.args = ["/bin/sh", "-c", "while true; do date +%T; sleep 1; done"] | .linux.resources.memory = {"limit": 67108864} | .linux.resources.pids = {"limit": 32}'
-bundle crasher '.process.args = ["/bin/sh", "-c", "echo crashing in 2s; sleep 2; exit 3"]'
-bundle hog '.process.args = ["/bin/sh", "-c", "sleep 1; x=$(head -c 67108864 /dev/zero | tr \"\\\\0\" a)"] | .linux.resources.memory = {"limit": 16777216, "swap": 16777216}'
+bundle service '.hostname = "demo-svc" | .process.args = ["/bin/sh", "-c", "while true; do date +%T; sleep 1; done"] | .linux.resources.memory = {"limit": 67108864} | .linux.resources.pids = {"limit": 32}' >/dev/null
+bundle crasher '.process.args = ["/bin/sh", "-c", "echo crashing in 2s; sleep 2; exit 3"]' >/dev/null
+bundle hog '.process.args = ["/bin/sh", "-c", "sleep 1; x=$(head -c 67108864 /dev/zero | tr \"\\\\0\" a)"] | .linux.resources.memory = {"limit": 16777216, "swap": 16777216}' >/dev/null
 
 CRIU=/opt/supervisor/criu/bin/criu
 if [ -x "$CRIU" ] && "$CRIU" check >/dev/null 2>&1; then

@@ -5,27 +5,11 @@
 # resource-limited allocator that the kernel OOM-kills, pauses and resumes the service, and removes
 # everything at the end (also on Ctrl-C).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-ROOT=$(pwd)
+source "$(dirname "$0")/demo-common.sh"
+cd "$ROOT"
 DURATION=${1:-20}
-SV="$ROOT/artifacts/bin/supervisor"
-STATE=/run/supervisor-demo
-DEMO="$ROOT/artifacts/demo"
-sv() { "$SV" --root "$STATE" "$@"; }
 
-cleanup() {
-    for id in $(sv list -q 2>/dev/null); do sv delete -f "$id" >/dev/null 2>&1 || true; done
-}
-trap cleanup EXIT INT TERM
-
-bundle() { # name, jq edit
-    local dir="$DEMO/$1"
-    rm -rf "$dir" && mkdir -p "$dir"
-    cp -a "$ROOT/artifacts/rootfs" "$dir/rootfs"
-    (cd "$dir" && "$SV" spec)
-    jq ".process.terminal = false | .root.readonly = true | $2" "$dir/config.json" > "$dir/c" && mv "$dir/c" "$dir/config.json"
-    echo "$dir"
-}
+trap delete_all EXIT INT TERM
 
 echo "== a job: what the process sees inside its namespaces"
 job=$(bundle job '.hostname = "demo-job" | .process.args = ["/bin/sh", "-c", "echo \"pid=$$ host=$(hostname) user=$(id -u)\"; ls /; grep -E \"^Cap(Eff|Bnd)\" /proc/self/status"]')
