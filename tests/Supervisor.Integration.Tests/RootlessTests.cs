@@ -57,35 +57,13 @@ public sealed class RootlessFixture : IDisposable
     }
 
     /// <summary>Runs the copied CLI as the unprivileged user with a minimal environment.</summary>
-    public CliResult Run(string? workingDir, params string[] args)
-    {
-        var psi = new ProcessStartInfo("setpriv")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-            WorkingDirectory = workingDir ?? Dir,
-        };
-        foreach (var a in new[]
-                 {
-                     $"--reuid={Uid}", $"--regid={Gid}", "--clear-groups", "env", "-i", "PATH=/usr/bin:/bin",
-                     "HOME=/nonexistent", $"XDG_RUNTIME_DIR={Xdg}", Path.Combine(Dir, "bin", "supervisor"),
-                 })
-            psi.ArgumentList.Add(a);
-        foreach (var a in args)
-            psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        p.StandardInput.Close();
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(TimeSpan.FromSeconds(120)))
-        {
-            p.Kill(true);
-            throw new TimeoutException($"supervisor {string.Join(' ', args)} did not finish");
-        }
-        return new CliResult(p.ExitCode, stdout.Result, stderr.Result);
-    }
+    public CliResult Run(string? workingDir, params string[] args) =>
+        ProcessRunner.Run("setpriv",
+            [
+                $"--reuid={Uid}", $"--regid={Gid}", "--clear-groups", "env", "-i", "PATH=/usr/bin:/bin",
+                "HOME=/nonexistent", $"XDG_RUNTIME_DIR={Xdg}", Path.Combine(Dir, "bin", "supervisor"), .. args,
+            ],
+            workingDir ?? Dir, "supervisor " + string.Join(' ', args));
 
     /// <summary>
     /// Every live process the test user has on the host. Zombies are left out: this machine's PID 1 does

@@ -12,9 +12,16 @@ public static class Cli
 {
     public static CliResult Run(string stateRoot, params string[] args) => RunIn(null, stateRoot, args);
 
-    public static CliResult RunIn(string? workingDir, string stateRoot, params string[] args)
+    public static CliResult RunIn(string? workingDir, string stateRoot, params string[] args) =>
+        ProcessRunner.Run(TestPaths.Cli, ["--root", stateRoot, .. args], workingDir, "supervisor " + string.Join(' ', args));
+}
+
+/// <summary>Runs a program to its end with stdin closed and both output streams captured.</summary>
+public static class ProcessRunner
+{
+    public static CliResult Run(string file, IEnumerable<string> argv, string? workingDir, string what, int timeoutSeconds = 120)
     {
-        var psi = new ProcessStartInfo(TestPaths.Cli)
+        var psi = new ProcessStartInfo(file)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -23,9 +30,7 @@ public static class Cli
         };
         if (workingDir is not null)
             psi.WorkingDirectory = workingDir;
-        psi.ArgumentList.Add("--root");
-        psi.ArgumentList.Add(stateRoot);
-        foreach (var a in args)
+        foreach (var a in argv)
             psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
         p.StandardInput.Close();
@@ -33,10 +38,10 @@ public static class Cli
         // complete once every holder is gone: callers of detached runs must redirect the container's stdio.
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(TimeSpan.FromSeconds(120)))
+        if (!p.WaitForExit(TimeSpan.FromSeconds(timeoutSeconds)))
         {
             p.Kill(true);
-            throw new TimeoutException($"supervisor {string.Join(' ', args)} did not finish");
+            throw new TimeoutException($"{what} did not finish");
         }
         return new CliResult(p.ExitCode, stdout.Result, stderr.Result);
     }
@@ -45,26 +50,8 @@ public static class Cli
 public static class Shell
 {
     /// <summary>Runs a host command line through /bin/sh and returns its result.</summary>
-    public static CliResult Run(string command, int timeoutSeconds = 120)
-    {
-        var psi = new ProcessStartInfo("/bin/sh")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        psi.ArgumentList.Add("-c");
-        psi.ArgumentList.Add(command);
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(TimeSpan.FromSeconds(timeoutSeconds)))
-        {
-            p.Kill(true);
-            throw new TimeoutException($"sh -c {command} did not finish");
-        }
-        return new CliResult(p.ExitCode, stdout.Result, stderr.Result);
-    }
+    public static CliResult Run(string command, int timeoutSeconds = 120) =>
+        ProcessRunner.Run("/bin/sh", ["-c", command], null, "sh -c " + command, timeoutSeconds);
 
     public static string Quote(string s) => "'" + s.Replace("'", "'\\''") + "'";
 }
