@@ -63,7 +63,17 @@ public static class Program
                     throw new TimeoutException("the daemons did not form a cluster");
                 await Task.Delay(100);
             }
-            await Task.Delay(2000);   // a load report from every node
+            // The placement decider (named by the seed's agent) must hold a load report from every node.
+            while (true)
+            {
+                if (sw.Elapsed > TimeSpan.FromSeconds(180))
+                    throw new TimeoutException("the placement decider never heard from every daemon");
+                var view = await NodeAgent.At(client, seed).Ask<PlacementView>(GetPlacementView.Instance, TimeSpan.FromSeconds(10));
+                if (view.Decider is { } decider
+                    && (await NodeAgent.At(client, decider).Ask<PlacementView>(GetPlacementView.Instance, TimeSpan.FromSeconds(10))).Nodes.Count == nodes)
+                    break;
+                await Task.Delay(100);
+            }
             Console.WriteLine($"cluster of {nodes} daemons up after {sw.Elapsed.TotalSeconds:F1} s");
 
             var sleeper = Bundle(work, "sleeper", "/bin/sleep", "100000");
@@ -77,7 +87,8 @@ public static class Program
             Console.WriteLine($"place+start {containers} containers: {placeTime.TotalSeconds:F2} s ({placeTime.TotalMilliseconds / containers:F1} ms each, {ok.Count} placed; per node port {spread})");
 
             var list = await NodeAgent.At(client, seed).Ask<ClusterContainerList>(ListClusterContainers.Instance, TimeSpan.FromSeconds(30));
-            Console.WriteLine($"cluster list: {list.Containers.Count(c => c.Status == "running")} running");
+            Console.WriteLine($"cluster list: {list.Containers.Count(c => c.Status == "running")} running" +
+                (list.Unanswered.Count > 0 ? $" ({list.Unanswered.Count} nodes did not answer in time)" : ""));
 
             sw.Restart();
             await Task.WhenAll(ids.Select(id => workloads.Ask<object>(new RemoveWorkload(id), TimeSpan.FromSeconds(300))));

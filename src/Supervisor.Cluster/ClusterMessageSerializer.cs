@@ -29,7 +29,7 @@ public sealed class ClusterMessageSerializer(ExtendedActorSystem system) : Seria
             ctx.WorkloadCommandFailed, ctx.MigrationReport, ctx.NodeLoad, ctx.PlaceContainer, ctx.ContainerPlaced, ctx.PlaceFailed,
             ctx.RemoveContainerFromNode, ctx.ContainerRemovedFromNode, ctx.ChooseNode, ctx.NodeChoice, ctx.ListNodeContainers,
             ctx.NodeContainerList, ctx.ListClusterContainers, ctx.ClusterContainerList, ctx.MigrateOut, ctx.IncomingMigration,
-            ctx.ImageChunk, ctx.RestoreIncoming, ctx.AbortIncoming, ctx.MigrationStep,
+            ctx.ImageChunk, ctx.RestoreIncoming, ctx.AbortIncoming, ctx.MigrationStep, ctx.GetPlacementView, ctx.PlacementView,
         ];
         ByType = infos.ToDictionary(i => i.Type, i => (i.Type.Name, i));
         ByManifest = infos.ToDictionary(i => i.Type.Name, i => i, StringComparer.Ordinal);
@@ -83,4 +83,6 @@ public sealed class ClusterMessageSerializer(ExtendedActorSystem system) : Seria
 [JsonSerializable(typeof(RestoreIncoming))]
 [JsonSerializable(typeof(AbortIncoming))]
 [JsonSerializable(typeof(MigrationStep))]
+[JsonSerializable(typeof(GetPlacementView))]
+[JsonSerializable(typeof(PlacementView))]
 internal sealed partial class ClusterJsonContext : JsonSerializerContext;

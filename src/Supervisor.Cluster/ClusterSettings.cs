@@ -20,7 +20,8 @@ public sealed record ClusterSettings(
     TimeSpan AcceptableHeartbeatPause,
     string? MigrationSharedPath,
     int ChunkSize,
-    TimeSpan MigrationTimeout)
+    TimeSpan MigrationTimeout,
+    TimeSpan DecideTimeout)
 {
     public const string ReferenceResource = "Supervisor.Cluster.reference.conf";
 
@@ -66,6 +67,9 @@ public sealed record ClusterSettings(
         if (chunk is < 1024 or > 90 * 1024)
             throw new ConfigurationException("supervisor.cluster.migration.chunk-size must be between 1KiB and 90KiB (base64 in a 128000-byte frame)");
         var shared = c.GetString("migration.shared-path", "");
+        var decide = c.GetTimeSpan("decide-timeout", TimeSpan.FromSeconds(3));
+        if (decide <= TimeSpan.Zero)
+            throw new ConfigurationException("supervisor.cluster.decide-timeout must be positive");
         return new ClusterSettings(
             c.GetBoolean("enabled", false),
             c.GetString("hostname", "127.0.0.1"),
@@ -83,7 +87,8 @@ public sealed record ClusterSettings(
             c.GetTimeSpan("failure-detector.acceptable-heartbeat-pause", TimeSpan.FromSeconds(3)),
             string.IsNullOrWhiteSpace(shared) ? null : Path.GetFullPath(shared),
             (int)chunk,
-            c.GetTimeSpan("migration.timeout", TimeSpan.FromSeconds(120)));
+            c.GetTimeSpan("migration.timeout", TimeSpan.FromSeconds(120)),
+            decide);
     }
 
     /// <summary>This node's own address as other nodes name it.</summary>

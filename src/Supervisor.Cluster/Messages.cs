@@ -88,13 +88,20 @@ public sealed record MigrationReport(
 
 // ---- node agent protocol ----
 
-/// <summary>One node's load as it publishes it every load-interval.</summary>
+/// <summary>
+/// One node's load as it publishes it every load-interval. <see cref="RunningContainers"/> leaves out the
+/// containers being placed right now; <see cref="CompletedPlacements"/> counts the placements the node has
+/// finished (successfully or not) since its daemon started, so the decider knows which of its reservations
+/// for the node the report already covers (see <see cref="LoadBook"/>). A report from an older node lacks
+/// the count and reads as 0: its reservations then only expire.
+/// </summary>
 public sealed record NodeLoad(
     string Address,
     IReadOnlyList<string> Roles,
     IReadOnlyDictionary<string, string> Labels,
     int RunningContainers,
-    long FreeMemoryBytes) : IClusterMessage;
+    long FreeMemoryBytes,
+    long CompletedPlacements = 0) : IClusterMessage;
 
 /// <summary>Asks a node's agent to create and start the workload's container there.</summary>
 public sealed record PlaceContainer(WorkloadSpec Spec) : IClusterMessage;
@@ -108,11 +115,31 @@ public sealed record RemoveContainerFromNode(string Id) : IClusterMessage;
 
 public sealed record ContainerRemovedFromNode(string Id, string Node, string? Error) : IClusterMessage;
 
-/// <summary>Asks the local agent to choose a node by placement rules; replied to with <see cref="NodeChoice"/>.</summary>
-public sealed record ChooseNode(PlacementConstraints Constraints, IReadOnlyList<string> Exclude) : IClusterMessage;
+/// <summary>
+/// Asks the local agent to choose a node by placement rules; replied to with <see cref="NodeChoice"/>. The
+/// local agent passes it on to the cluster's placement decider with <see cref="Forwarded"/> set; an agent
+/// decides a forwarded request itself even when its own view names another decider, so a request is never
+/// passed on twice.
+/// </summary>
+public sealed record ChooseNode(PlacementConstraints Constraints, IReadOnlyList<string> Exclude, bool Forwarded = false) : IClusterMessage;
 
 /// <summary>The chosen node's address, or null with the reason none fits.</summary>
 public sealed record NodeChoice(string? Address, string Reason) : IClusterMessage;
+
+/// <summary>Asks one agent for its placement view; replied to with <see cref="PlacementView"/>.</summary>
+public sealed record GetPlacementView : IClusterMessage
+{
+    public static readonly GetPlacementView Instance = new();
+}
+
+/// <summary>A node's last report as the asked agent holds it, and the reservations it holds for that node.</summary>
+public sealed record PlacementViewEntry(NodeLoad Reported, int Reserved);
+
+/// <summary>
+/// What one agent knows for placement: its own address, the decider it forwards choices to (by its view of
+/// the membership) and, per node in address order, the last report and the live reservations.
+/// </summary>
+public sealed record PlacementView(string Node, string? Decider, IReadOnlyList<PlacementViewEntry> Nodes) : IClusterMessage;
 
 /// <summary>Asks one agent for its node's containers; replied to with <see cref="NodeContainerList"/>.</summary>
 public sealed record ListNodeContainers : IClusterMessage

@@ -10,9 +10,18 @@ namespace Supervisor.Cluster;
 
 /// <summary>
 /// One per daemon, at <c>/user/supervisor-node</c>: the node's face in the cluster. It publishes the node's load
-/// to the other agents, keeps the table of everybody's load for placement, carries out placement orders
+/// to the other agents, keeps the book of everybody's load for placement, carries out placement orders
 /// against the node-local <see cref="ContainerSupervisor"/> (containers never leave their node's supervisor),
 /// answers the cluster-wide list, and runs both ends of live migrations.
+/// <para>
+/// Placement choices are made by one agent, the decider: the agent of the oldest reachable daemon that is Up.
+/// Every node computes it from the same gossiped membership, and the oldest member changes only when it
+/// leaves, so all choices of a burst meet in one <see cref="LoadBook"/> whose reservations count the
+/// placements still in flight. The other agents pass each <see cref="ChooseNode"/> on to it, and choose from
+/// their own book when it does not answer within decide-timeout (a decider that just left, or a partition).
+/// A ClusterSingleton would also give one decider, but during a hand-over it has none at all and choices
+/// would wait or fail; here a change of decider only costs the new one the reservations it did not make.
+/// </para>
 /// </summary>
 public sealed class NodeAgent : ReceiveActor, IWithTimers
 {
@@ -24,7 +33,9 @@ public sealed class NodeAgent : ReceiveActor, IWithTimers
     private readonly IContainerRuntime _runtime;
     private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly Dictionary<string, NodeLoad> _loads = new(StringComparer.Ordinal);
+    private readonly LoadBook _book;
+    private readonly PlacementTracker _tracker = new();
+    private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
     private readonly Migrations _migrations;
     private readonly string _self;
 
@@ -36,20 +47,25 @@ public sealed class NodeAgent : ReceiveActor, IWithTimers
         _runtime = runtime;
         _self = _cluster.SelfAddress.ToString();
         _migrations = new Migrations(settings, supervisor, containers, Context.System, _self, _log);
+        // A placement that finished shows in its node's next report; one that never reached its node stops
+        // counting once the workload entity has given up on it (place-timeout) and a report could have come.
+        _book = new LoadBook(settings.PlaceTimeout + settings.LoadInterval + settings.LoadInterval);
 
         Receive<PublishLoad>(_ => PublishOwnLoad());
         Receive<NodeLoad>(l =>
         {
             // A report that overtook the removal of its node must not bring the node back.
             if (IsUsable(l.Address))
-                _loads[l.Address] = l;
+                _book.Report(l);
         });
-        Receive<ClusterEvent.MemberRemoved>(m => _loads.Remove(m.Member.Address.ToString()));
-        Receive<ClusterEvent.UnreachableMember>(m => _loads.Remove(m.Member.Address.ToString()));
+        Receive<ClusterEvent.MemberRemoved>(m => _book.Remove(m.Member.Address.ToString()));
+        Receive<ClusterEvent.UnreachableMember>(m => _book.Remove(m.Member.Address.ToString()));
         Receive<ClusterEvent.IMemberEvent>(_ => { });
         Receive<ClusterEvent.ReachableMember>(_ => { });
         Receive<ChooseNode>(OnChoose);
-        Receive<PlaceContainer>(p => Place(p.Spec).PipeTo(Sender));
+        Receive<DeciderAnswer>(OnDeciderAnswer);
+        Receive<GetPlacementView>(_ => Sender.Tell(View()));
+        Receive<PlaceContainer>(p => _tracker.Track(p.Spec.Id, () => Place(p.Spec)).PipeTo(Sender));
         Receive<RemoveContainerFromNode>(r => Remove(r.Id).PipeTo(Sender));
         Receive<ListNodeContainers>(_ => ListLocal().PipeTo(Sender));
         Receive<ListClusterContainers>(_ => ListCluster().PipeTo(Sender));
@@ -72,6 +88,11 @@ public sealed class NodeAgent : ReceiveActor, IWithTimers
     {
         public static readonly PublishLoad Instance = new();
     }
+
+    /// <summary>The decider's answer to a passed-on choice, or why there is none (<see cref="Choice"/> null).</summary>
+    private sealed record DeciderAnswer(ChooseNode Request, IActorRef ReplyTo, string Decider, NodeChoice? Choice, string? Error);
+
+    private TimeSpan Now => _clock.Elapsed;
 
     protected override void PreStart()
     {
@@ -131,9 +152,13 @@ public sealed class NodeAgent : ReceiveActor, IWithTimers
 
     private NodeLoad OwnLoad()
     {
+        // The finished count first, then the containers: see PlacementTracker for why this order.
+        var (completed, placing) = _tracker.Snapshot();
         int running = 0;
         foreach (var id in _runtime.ListIds())
         {
+            if (placing.Contains(id))
+                continue;
             try
             {
                 if (_runtime.Inspect(id) is { Status: ContainerStatus.Running or ContainerStatus.Paused or ContainerStatus.Created })
@@ -145,13 +170,13 @@ public sealed class NodeAgent : ReceiveActor, IWithTimers
             }
         }
         var free = _settings.MemoryCapacity > 0 ? _settings.MemoryCapacity : MemInfo.Available();
-        return new NodeLoad(_self, _settings.AllRoles, _settings.Labels, running, free);
+        return new NodeLoad(_self, _settings.AllRoles, _settings.Labels, running, free, completed);
     }
 
     private void PublishOwnLoad()
     {
         var load = OwnLoad();
-        _loads[_self] = load;
+        _book.Report(load);
         foreach (var m in _cluster.State.Members)
         {
             if (m.Address.Equals(_cluster.SelfAddress) || !m.HasRole(ClusterSettings.NodeRole) || m.Status != MemberStatus.Up)
@@ -160,19 +185,64 @@ public sealed class NodeAgent : ReceiveActor, IWithTimers
         }
     }
 
+    /// <summary>
+    /// The agent of the oldest daemon that is Up and reachable, by this node's view of the membership; null
+    /// while none is (this node still joining). Weakly-up members are left out: their age is not settled yet.
+    /// </summary>
+    private string? Decider()
+    {
+        var state = _cluster.State;
+        Member? oldest = null;
+        foreach (var m in state.Members)
+        {
+            if (m.Status == MemberStatus.Up && m.HasRole(ClusterSettings.NodeRole) && !state.Unreachable.Contains(m)
+                && (oldest is null || m.IsOlderThan(oldest)))
+                oldest = m;
+        }
+        return oldest?.Address.ToString();
+    }
+
     private void OnChoose(ChooseNode c)
     {
-        var candidates = _loads.Values.Where(l => IsUsable(l.Address)).ToList();
-        var (node, reason) = Placement.Choose(candidates, c.Constraints, c.Exclude);
-        if (node is null)
+        var decider = Decider();
+        if (c.Forwarded || decider is null || decider == _self)
         {
-            Sender.Tell(new NodeChoice(null, reason));
+            Sender.Tell(Decide(c));
             return;
         }
-        // Counted at once, so that a burst of placements before the next load report spreads out instead of
-        // piling onto the node that looked emptiest; the next report from that node replaces the guess.
-        _loads[node.Address] = node with { RunningContainers = node.RunningContainers + 1 };
-        Sender.Tell(new NodeChoice(node.Address, reason));
+        var replyTo = Sender;
+        At(Context.System, decider).Ask<NodeChoice>(c with { Forwarded = true }, _settings.DecideTimeout)
+            .PipeTo(Self, success: r => new DeciderAnswer(c, replyTo, decider, r, null),
+                failure: e => new DeciderAnswer(c, replyTo, decider, null, e.Message));
+    }
+
+    private void OnDeciderAnswer(DeciderAnswer a)
+    {
+        if (a.Choice is { } choice)
+        {
+            // Also kept here: should this agent become the decider, or decide without it, it knows these.
+            if (choice.Address is { } node)
+                _book.Reserve(node, Now);
+            a.ReplyTo.Tell(choice);
+            return;
+        }
+        _log.Warning("placement decider {0} did not answer within {1} s ({2}); choosing from this node's view",
+            a.Decider, _settings.DecideTimeout.TotalSeconds, a.Error);
+        a.ReplyTo.Tell(Decide(a.Request));
+    }
+
+    /// <summary>Chooses from this agent's book and reserves the chosen node there.</summary>
+    private NodeChoice Decide(ChooseNode c)
+    {
+        var (node, reason) = _book.Choose(c.Constraints, c.Exclude, IsUsable, Now);
+        return new NodeChoice(node?.Address, reason);
+    }
+
+    private PlacementView View()
+    {
+        var now = Now;
+        var entries = _book.Nodes.Select(a => new PlacementViewEntry(_book.Reported(a)!, _book.Reserved(a, now))).ToList();
+        return new PlacementView(_self, Decider(), entries);
     }
 
     private async Task<object> Place(WorkloadSpec spec)

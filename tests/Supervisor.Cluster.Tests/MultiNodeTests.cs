@@ -100,6 +100,43 @@ public sealed class PlacementAndMigrationTests(PlacementAndMigrationTests.ThreeN
         Assert.DoesNotContain("spread-1", Cluster.NodeAt(placed[0].Node!).ListedIds());
     }
 
+    [ClusterFact(Timeout = 240_000)]
+    public async Task A_burst_of_workloads_spreads_evenly_and_so_does_the_next_one_before_any_load_report()
+    {
+        var bundle = new TestBundle("/bin/sleep", "1000");
+        _cleanup.Add(bundle);
+        // The other tests of the class leave their workloads running: this one starts from empty nodes, and
+        // from a decider whose view shows them empty (reports follow removals within a load-interval).
+        var leftovers = (await Cluster.ListAsync(Cluster.Nodes[0])).Containers.Select(c => c.Id).ToList();
+        await Cluster.RemoveAsync(leftovers);
+        await Cluster.WaitDeciderAsync("the decider seeing every node empty", v => v.Nodes.All(n => n.Reported.RunningContainers == 0 && n.Reserved == 0));
+
+        // Each workload entity asks the agent of its own shard's node; all of them end at the one decider.
+        var first = await Task.WhenAll(Enumerable.Range(1, 9).Select(i => Cluster.RunAsync($"burst-{i}", bundle.Dir, "always")));
+        Assert.All(first, s => Assert.True(s.Phase == WorkloadPhases.Placed, s.ToString()));
+        output.WriteLine("first burst: " + Spread(first));
+        Assert.All(Cluster.Nodes, n => Assert.Equal(3, first.Count(s => s.Node == n.Address)));
+
+        // Right away: the decider's latest reports may or may not show the first burst yet, and either way
+        // each node counts 3 (reported, or reserved and not yet retired).
+        var second = await Task.WhenAll(Enumerable.Range(10, 3).Select(i => Cluster.RunAsync($"burst-{i}", bundle.Dir, "always")));
+        Assert.All(second, s => Assert.True(s.Phase == WorkloadPhases.Placed, s.ToString()));
+        var all = first.Concat(second).ToList();
+        output.WriteLine("after the second: " + Spread(all));
+        Assert.All(Cluster.Nodes, n => Assert.Equal(4, all.Count(s => s.Node == n.Address)));
+        // The nodes agree: each state root holds its four.
+        Assert.All(Cluster.Nodes, n => Assert.Equal(all.Where(s => s.Node == n.Address).Select(s => s.Id).Order(),
+            n.ListedIds().Where(id => id.StartsWith("burst-", StringComparison.Ordinal)).Order()));
+
+        // Once the reports show the placements, they retire the reservations: nothing is counted twice.
+        await Cluster.WaitDeciderAsync("the decider's reservations retired by the nodes' reports",
+            v => v.Nodes.All(n => n.Reported.RunningContainers == 4 && n.Reserved == 0));
+        await Cluster.RemoveAsync(all.Select(s => s.Id));
+    }
+
+    private static string Spread(IEnumerable<WorkloadStatus> placed) =>
+        string.Join(", ", placed.GroupBy(s => s.Node).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Key}: {g.Count()}"));
+
     [ClusterFact(Timeout = 150_000)]
     public async Task A_migrated_counter_keeps_counting_on_the_target_node()
     {
@@ -269,18 +306,14 @@ public sealed class FailoverTests(ITestOutputHelper output) : IAsyncLifetime
         var bundle = new TestBundle("/bin/sleep", "1000");
         _cleanup.Add(bundle);
         var victim = cluster.Nodes[2];
+        await cluster.WaitDeciderAsync("the placement decider knowing every node's load", _ => true);
         var pinnedNo = await cluster.RunAsync("fo-no", bundle.Dir, "no", new PlacementConstraints(null, new Dictionary<string, string> { ["node"] = victim.Name }));
         Assert.Equal(victim.Address, pinnedNo.Node);
-        // Each workload entity places through its own node's agent, whose view of the other nodes' load is
-        // up to one load-interval old, so sequential placements need not spread evenly; placing goes on
-        // (at most 12) until the node to kill and the node that leaves later both hold some.
-        var placed = new List<WorkloadStatus>();
-        for (int i = 1; i <= 12; i++)
-        {
-            placed.Add(await cluster.RunAsync($"fo-{i}", bundle.Dir, "always"));
-            if (i >= 6 && placed.Any(p => p.Node == victim.Address) && placed.Any(p => p.Node == cluster.Nodes[1].Address))
-                break;
-        }
+        // The decider counts every placement it chose until the node's report shows it, so six at once on
+        // top of the pinned one end 3/2/2 in some order: the node to kill and the node that leaves later
+        // both get some.
+        var placed = (await Task.WhenAll(Enumerable.Range(1, 6).Select(i => cluster.RunAsync($"fo-{i}", bundle.Dir, "always")))).ToList();
+        Assert.All(placed, p => Assert.True(p.Phase == WorkloadPhases.Placed, p.ToString()));
         var onVictim = placed.Where(p => p.Node == victim.Address).Select(p => p.Id).ToList();
         Assert.True(onVictim.Count > 0, "placement put nothing on the node to be killed: " + string.Join(", ", placed.Select(p => $"{p.Id}@{p.Node}")));
 

@@ -33,13 +33,13 @@ public sealed class SerializerTests(SerializerTests.SystemFixture fixture) : ICl
         new WorkloadStatus("web", null, WorkloadPhases.Pending, "none fits", 0, Spec),
         new WorkloadCommandFailed("web", "migrate", "not placed"),
         new MigrationReport("web", "a", "b", true, null, "b", 12345, 1.5, 2.5, 3.5, 4.5),
-        new NodeLoad("a", ["supervisor", "gpu"], new Dictionary<string, string> { ["zone"] = "a" }, 3, 1L << 33),
+        new NodeLoad("a", ["supervisor", "gpu"], new Dictionary<string, string> { ["zone"] = "a" }, 3, 1L << 33, 17),
         new PlaceContainer(Spec),
         new ContainerPlaced("web", "a", 42),
         new PlaceFailed("web", "a", "bundle missing"),
         new RemoveContainerFromNode("web"),
         new ContainerRemovedFromNode("web", "a", null),
-        new ChooseNode(Spec.Constraints, ["b"]),
+        new ChooseNode(Spec.Constraints, ["b"], Forwarded: true),
         new NodeChoice(null, "no node"),
         ListNodeContainers.Instance,
         new NodeContainerList("a", [new NodeContainerEntry("web", "running", 42)]),
@@ -51,6 +51,8 @@ public sealed class SerializerTests(SerializerTests.SystemFixture fixture) : ICl
         new RestoreIncoming("m1", true),
         new AbortIncoming("m1"),
         new MigrationStep("m1", false, "boom", 0),
+        GetPlacementView.Instance,
+        new PlacementView("a", "b", [new PlacementViewEntry(new NodeLoad("b", ["supervisor"], new Dictionary<string, string>(), 2, 1L << 30, 5), 3)]),
     ];
 
     [Fact]
@@ -70,6 +72,20 @@ public sealed class SerializerTests(SerializerTests.SystemFixture fixture) : ICl
         var bytes = serializer.ToBinary(msg);
         var back = _system.Serialization.Deserialize(bytes, serializer.Identifier, manifest);
         Assert.Equal(Normalize(msg), Normalize(back));
+    }
+
+    [Fact]
+    public void Messages_from_a_node_without_the_placement_fields_read_with_their_defaults()
+    {
+        var serializer = (ClusterMessageSerializer)_system.Serialization.FindSerializerForType(typeof(NodeLoad));
+        var load = Assert.IsType<NodeLoad>(serializer.FromBinary(
+            """{"address":"a","roles":["supervisor"],"labels":{},"runningContainers":3,"freeMemoryBytes":1024}"""u8.ToArray(), "NodeLoad"));
+        Assert.Equal(3, load.RunningContainers);
+        Assert.Equal(0, load.CompletedPlacements);
+        var choose = Assert.IsType<ChooseNode>(serializer.FromBinary(
+            """{"constraints":{"role":null,"labels":{}},"exclude":["b"]}"""u8.ToArray(), "ChooseNode"));
+        Assert.False(choose.Forwarded);
+        Assert.Equal(["b"], choose.Exclude);
     }
 
     [Fact]

@@ -21,6 +21,7 @@ public class SettingsTests
         Assert.Null(s.MigrationSharedPath);
         Assert.Equal(64 * 1024, s.ChunkSize);
         Assert.Equal(30, s.NumberOfShards);
+        Assert.Equal(TimeSpan.FromSeconds(3), s.DecideTimeout);
     }
 
     [Fact]
@@ -36,6 +37,7 @@ public class SettingsTests
               memory-capacity = 2GiB
               migration.shared-path = "/srv/migrate"
               split-brain-resolver.stable-after = 5s
+              decide-timeout = 750ms
             }
             """));
         Assert.True(s.Enabled);
@@ -46,6 +48,7 @@ public class SettingsTests
         Assert.Equal(2L << 30, s.MemoryCapacity);
         Assert.Equal("/srv/migrate", s.MigrationSharedPath);
         Assert.Equal(TimeSpan.FromSeconds(5), s.StableAfter);
+        Assert.Equal(TimeSpan.FromMilliseconds(750), s.DecideTimeout);
     }
 
     [Theory]
@@ -53,6 +56,7 @@ public class SettingsTests
     [InlineData("supervisor.cluster.port = 70000", "port")]
     [InlineData("supervisor.cluster.split-brain-resolver.active-strategy = lease", "active-strategy")]
     [InlineData("supervisor.cluster.migration.chunk-size = 1MiB", "chunk-size")]
+    [InlineData("supervisor.cluster.decide-timeout = 0s", "decide-timeout")]
     public void Bad_values_name_their_key(string hocon, string key)
     {
         var e = Assert.Throws<ConfigurationException>(() => ClusterSettings.Create(ConfigurationFactory.ParseString(hocon)));

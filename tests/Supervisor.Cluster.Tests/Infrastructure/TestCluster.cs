@@ -88,6 +88,34 @@ public sealed class TestCluster : IAsyncDisposable
     public Task<ClusterContainerList> ListAsync(DaemonNode via) =>
         NodeAgent.At(Client, via.Address).Ask<ClusterContainerList>(ListClusterContainers.Instance, TimeSpan.FromSeconds(15));
 
+    public Task<PlacementView> PlacementViewAsync(string agentAddress) =>
+        NodeAgent.At(Client, agentAddress).Ask<PlacementView>(GetPlacementView.Instance, TimeSpan.FromSeconds(15));
+
+    /// <summary>
+    /// Waits until the placement decider (as the first daemon names it, and as it names itself) has a load
+    /// report from every daemon and <paramref name="condition"/> holds for its view.
+    /// </summary>
+    public Task WaitDeciderAsync(string what, Func<PlacementView, bool> condition) =>
+        WaitAsync(TimeSpan.FromSeconds(60), what, async () =>
+        {
+            var first = await PlacementViewAsync(Nodes[0].Address);
+            if (first.Decider is null)
+                return false;
+            var view = await PlacementViewAsync(first.Decider);
+            return view.Decider == view.Node && view.Nodes.Count == Nodes.Count && condition(view);
+        });
+
+    /// <summary>Removes the workloads (their containers are force-deleted on their nodes), all at once.</summary>
+    public async Task RemoveAsync(IEnumerable<string> ids)
+    {
+        var replies = await Task.WhenAll(ids.Select(id => AskWorkload(new RemoveWorkload(id))));
+        foreach (var r in replies)
+        {
+            if (r is not WorkloadStatus { Phase: WorkloadPhases.Removed })
+                throw new InvalidOperationException($"remove: {r}");
+        }
+    }
+
     /// <summary>Polls <paramref name="condition"/> until it holds; on a timeout the daemons' output goes into the exception.</summary>
     public async Task WaitAsync(TimeSpan timeout, string what, Func<Task<bool>> condition)
     {
