@@ -135,8 +135,14 @@ public sealed record RemoteControlSettings(
           actor.provider = remote
           # Akka's JSON serializer (id 1) reads CLR type names from the wire; it is replaced by one that refuses.
           actor.serializers.json = "Supervisor.Remote.Security.RefusingSerializer, Supervisor.Remote"
-          # Untrusted mode does not drop Kill (it is not IPossiblyHarmful in Akka.NET); this refuses to build it.
+          # Akka.Remote's protobuf serializer (id 2) builds any protobuf type a frame names by CLR type name.
+          actor.serializers.proto = "Supervisor.Remote.Security.ProtobufRefusingSerializer, Supervisor.Remote"
+          # Untrusted mode does not drop Kill (it is not IPossiblyHarmful in Akka.NET); this refuses to build it,
+          # and a Status.Failure, whose exception type the frame names.
           actor.serializers.akka-misc = "Supervisor.Remote.Security.KillRefusingMiscSerializer, Supervisor.Remote"
+          # A Failed system message carries an exception whose type the frame names, built before untrusted
+          # mode drops the message: refused.
+          actor.serializers.akka-system-msg = "Supervisor.Remote.Security.FailedRefusingSystemMessageSerializer, Supervisor.Remote"
           remote {
             # Drops system messages (Watch, Terminate...), remote deployment (DaemonMsgCreate) and
             # IPossiblyHarmful messages (PoisonPill, Kill) from peers; selections reach only the gateway.
