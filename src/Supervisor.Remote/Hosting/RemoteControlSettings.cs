@@ -30,6 +30,13 @@ public sealed record RemoteControlSettings(
 {
     public const string GatewayName = "control-gateway";
 
+    /// <summary>
+    /// The port clients address when it differs from the one bound (a relay or NAT in between); 0 means the
+    /// bound port. Akka.Remote drops a message whose recipient address is not its own, so clients must use
+    /// the advertised one.
+    /// </summary>
+    public int PublicPort { get; init; }
+
     public const string GatewayPath = "/user/" + GatewayName;
 
     /// <summary>Reads <c>supervisor.remote</c> from <paramref name="root"/>; throws <see cref="ConfigurationException"/> naming the key at fault.</summary>
@@ -94,6 +101,10 @@ public sealed record RemoteControlSettings(
         if (string.IsNullOrWhiteSpace(node))
             node = Environment.MachineName;
 
+        var publicPort = c.GetInt("public-port", 0);
+        if (publicPort is < 0 or > 65535)
+            throw new ConfigurationException($"supervisor.remote.public-port: {publicPort} is not a port");
+
         return new RemoteControlSettings(
             c.GetString("system-name", "supervisor-control"),
             hostname,
@@ -112,7 +123,10 @@ public sealed record RemoteControlSettings(
             Path.GetFullPath(bundleDir),
             node,
             c.GetTimeSpan("ask-timeout", TimeSpan.FromSeconds(30)),
-            c.GetInt("max-subscriptions", 64));
+            c.GetInt("max-subscriptions", 64))
+        {
+            PublicPort = publicPort,
+        };
     }
 
     private static IReadOnlyList<string> Paths(Config c, string key)
@@ -152,6 +166,7 @@ public sealed record RemoteControlSettings(
             dot-netty.tcp {
               hostname = "{{Hostname}}"
               port = {{Port}}
+              public-port = {{PublicPort}}
               enable-ssl = true
               maximum-frame-size = {{MaximumFrameSize}}b
               ssl {
