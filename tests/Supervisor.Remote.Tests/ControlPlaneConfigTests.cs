@@ -73,6 +73,15 @@ public sealed class ControlPlaneConfigTests
             var killManifest = Akka.Serialization.Serialization.ManifestFor(misc, Kill.Instance);
             Assert.Throws<SerializationException>(() => system.Serialization.Deserialize(killBytes, misc.Identifier, killManifest));
             // Everything else it carries still works.
+            // Akka.Remote's protobuf serializer (id 2) would build any protobuf type a manifest names.
+            // (Akka's own would parse these empty bytes as a GetState.)
+            Assert.Throws<SerializationException>(() => system.Serialization.Deserialize([], 2, typeof(GetState).AssemblyQualifiedName));
+            // A Status.Failure's exception, and a Failed system message's, are rebuilt from a type name: refused.
+            var failure = new Status.Failure(new InvalidOperationException("x"));
+            Assert.Throws<SerializationException>(() => system.Serialization.Deserialize(misc.ToBinary(failure), misc.Identifier, Akka.Serialization.Serialization.ManifestFor(misc, failure)));
+            var sysmsg = system.Serialization.FindSerializerForType(typeof(Akka.Dispatch.SysMsg.Failed));
+            Assert.IsType<FailedRefusingSystemMessageSerializer>(sysmsg);
+            Assert.Throws<SerializationException>(() => system.Serialization.Deserialize([], 22, typeof(Akka.Dispatch.SysMsg.Failed).AssemblyQualifiedName));
             var identify = new Identify("x");
             var back = system.Serialization.Deserialize(misc.ToBinary(identify), misc.Identifier, Akka.Serialization.Serialization.ManifestFor(misc, identify));
             Assert.Equal("x", ((Identify)back).MessageId);

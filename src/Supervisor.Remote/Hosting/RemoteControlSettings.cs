@@ -30,6 +30,13 @@ public sealed record RemoteControlSettings(
 {
     public const string GatewayName = "control-gateway";
 
+    /// <summary>
+    /// The port clients address when it differs from the one bound (a relay or NAT in between); 0 means the
+    /// bound port. Akka.Remote drops a message whose recipient address is not its own, so clients must use
+    /// the advertised one.
+    /// </summary>
+    public int PublicPort { get; init; }
+
     public const string GatewayPath = "/user/" + GatewayName;
 
     /// <summary>Reads <c>supervisor.remote</c> from <paramref name="root"/>; throws <see cref="ConfigurationException"/> naming the key at fault.</summary>
@@ -94,6 +101,10 @@ public sealed record RemoteControlSettings(
         if (string.IsNullOrWhiteSpace(node))
             node = Environment.MachineName;
 
+        var publicPort = c.GetInt("public-port", 0);
+        if (publicPort is < 0 or > 65535)
+            throw new ConfigurationException($"supervisor.remote.public-port: {publicPort} is not a port");
+
         return new RemoteControlSettings(
             c.GetString("system-name", "supervisor-control"),
             hostname,
@@ -112,7 +123,10 @@ public sealed record RemoteControlSettings(
             Path.GetFullPath(bundleDir),
             node,
             c.GetTimeSpan("ask-timeout", TimeSpan.FromSeconds(30)),
-            c.GetInt("max-subscriptions", 64));
+            c.GetInt("max-subscriptions", 64))
+        {
+            PublicPort = publicPort,
+        };
     }
 
     private static IReadOnlyList<string> Paths(Config c, string key)
@@ -135,8 +149,14 @@ public sealed record RemoteControlSettings(
           actor.provider = remote
           # Akka's JSON serializer (id 1) reads CLR type names from the wire; it is replaced by one that refuses.
           actor.serializers.json = "Supervisor.Remote.Security.RefusingSerializer, Supervisor.Remote"
-          # Untrusted mode does not drop Kill (it is not IPossiblyHarmful in Akka.NET); this refuses to build it.
+          # Akka.Remote's protobuf serializer (id 2) builds any protobuf type a frame names by CLR type name.
+          actor.serializers.proto = "Supervisor.Remote.Security.ProtobufRefusingSerializer, Supervisor.Remote"
+          # Untrusted mode does not drop Kill (it is not IPossiblyHarmful in Akka.NET); this refuses to build it,
+          # and a Status.Failure, whose exception type the frame names.
           actor.serializers.akka-misc = "Supervisor.Remote.Security.KillRefusingMiscSerializer, Supervisor.Remote"
+          # A Failed system message carries an exception whose type the frame names, built before untrusted
+          # mode drops the message: refused.
+          actor.serializers.akka-system-msg = "Supervisor.Remote.Security.FailedRefusingSystemMessageSerializer, Supervisor.Remote"
           remote {
             # Drops system messages (Watch, Terminate...), remote deployment (DaemonMsgCreate) and
             # IPossiblyHarmful messages (PoisonPill, Kill) from peers; selections reach only the gateway.
@@ -146,6 +166,7 @@ public sealed record RemoteControlSettings(
             dot-netty.tcp {
               hostname = "{{Hostname}}"
               port = {{Port}}
+              public-port = {{PublicPort}}
               enable-ssl = true
               maximum-frame-size = {{MaximumFrameSize}}b
               ssl {

@@ -13,7 +13,11 @@ namespace Supervisor.Remote.Policy;
 /// <item>no extra device node and no device-cgroup allow rule (a wildcard one would open every device);</item>
 /// <item>no hooks (they run on the host, as root, outside every namespace);</item>
 /// <item>a seccomp profile, and a bundle and rootfs inside <see cref="PolicySettings.AllowedBundleRoots"/>;</item>
-/// <item>checkpoint images only inside <see cref="PolicySettings.AllowedImageRoots"/>.</item>
+/// <item>checkpoint images only inside <see cref="PolicySettings.AllowedImageRoots"/>;</item>
+/// <item>none of the default hardening of `supervisor spec` weakened: every default masked and read-only path
+/// kept, no_new_privs on, no LSM label of its own choosing, no rlimit above the daemon's hard limit, proc only
+/// at /proc, sysfs and cgroupfs only read-only, no bind of the host's /proc or /sys, and only sysctls that
+/// the container's own ipc or network namespace confines.</item>
 /// </list>
 /// Paths are compared after making them absolute and resolving symbolic links (through
 /// <see cref="ResolvePath"/>), so `..` or a link inside an allowed root cannot point outside it.
@@ -24,12 +28,15 @@ public sealed class ControlPolicy
 
     private readonly PolicySettings _settings;
     private readonly Func<string, string> _resolve;
+    private readonly Func<string, ulong?> _hostHardLimit;
 
     /// <param name="resolvePath">Maps an absolute path to its real path; the default resolves symbolic links on this host.</param>
-    public ControlPolicy(PolicySettings settings, Func<string, string>? resolvePath = null)
+    /// <param name="hostHardLimit">The host's hard limit for an RLIMIT_* name (null: unlimited); the default reads the daemon's own.</param>
+    public ControlPolicy(PolicySettings settings, Func<string, string>? resolvePath = null, Func<string, ulong?>? hostHardLimit = null)
     {
         _settings = settings;
         _resolve = resolvePath ?? ResolvePath;
+        _hostHardLimit = hostHardLimit ?? DaemonHardLimit;
     }
 
     public PolicySettings Settings => _settings;
@@ -106,7 +113,171 @@ public sealed class ControlPolicy
         if (spec.Linux?.Seccomp is null)
             return Deny("the container has no seccomp profile");
 
+        return CheckHardening(spec, bundleDir);
+    }
+
+    /// <summary>
+    /// The hardening `supervisor spec` applies (security-anchors H2, H5, H7, S14) that an operator may not take
+    /// away. Each rule closes a way for root in the container to reach the host's kernel state.
+    /// </summary>
+    private PolicyDecision CheckHardening(OciSpec spec, string? bundleDir)
+    {
+        var linux = spec.Linux!;
+
+        // Masked paths hide host-wide kernel state that procfs and sysfs show in every namespace (kernel
+        // memory, keyrings, firmware tables, timers that leak addresses).
+        var masked = new HashSet<string>((linux.MaskedPaths ?? []).Select(Normalize), StringComparer.Ordinal);
+        foreach (var path in DefaultHardening.MaskedPaths!)
+        {
+            if (!masked.Contains(path))
+                return Deny($"maskedPaths must keep {path} (the default spec masks it)");
+        }
+        // Read-only paths keep the host-wide knobs under /proc (sysctls, sysrq-trigger, irq affinity) from
+        // being written by the container's root; masking one instead hides it and is at least as strict.
+        var readOnly = new HashSet<string>((linux.ReadonlyPaths ?? []).Select(Normalize), StringComparer.Ordinal);
+        foreach (var path in DefaultHardening.ReadonlyPaths!)
+        {
+            if (!readOnly.Contains(path) && !masked.Contains(path))
+                return Deny($"readonlyPaths must keep {path} (the default spec makes it read-only)");
+        }
+
+        // Without no_new_privs a setuid binary or file capability in the image gains privileges at execve.
+        if (spec.Process?.NoNewPrivileges != true)
+            return Deny("noNewPrivileges must be true (setuid and file capabilities would raise privileges)");
+
+        // LSM labels are the host's confinement of the container; "unconfined" or another domain is the
+        // host's choice, not the requester's.
+        if (!string.IsNullOrEmpty(spec.Process?.ApparmorProfile))
+            return Deny($"apparmorProfile \"{spec.Process.ApparmorProfile}\" is set: only an admin may choose an LSM profile");
+        if (!string.IsNullOrEmpty(spec.Process?.SelinuxLabel))
+            return Deny($"selinuxLabel \"{spec.Process.SelinuxLabel}\" is set: only an admin may choose an LSM label");
+        if (!string.IsNullOrEmpty(linux.MountLabel))
+            return Deny($"mountLabel \"{linux.MountLabel}\" is set: only an admin may choose an LSM label");
+
+        // Raising a hard limit above the daemon's own needs CAP_SYS_RESOURCE on the host, which the runtime
+        // has and the requester does not (locked memory, open files, processes are host-wide resources).
+        foreach (var rlimit in spec.Process?.Rlimits ?? [])
+        {
+            var host = _hostHardLimit(rlimit.Type ?? "");
+            if (host is { } max && (rlimit.Hard > max || rlimit.Soft > max))
+                return Deny($"rlimit {rlimit.Type} {Limit(Math.Max(rlimit.Hard, rlimit.Soft))} is above the host's hard limit {Limit(max)}");
+        }
+
+        var ownNetwork = (linux.Namespaces ?? []).Any(n => n.Type == "network" && string.IsNullOrEmpty(n.Path));
+        foreach (var name in (linux.Sysctl ?? []).Keys.Order(StringComparer.Ordinal))
+        {
+            if (!IsNamespacedSysctl(name, ownNetwork))
+                return Deny($"sysctl {name} is not confined to the container's own ipc or network namespace");
+        }
+
+        foreach (var mount in spec.Mounts ?? [])
+        {
+            var destination = Normalize(mount.Destination ?? "");
+            var options = mount.Options ?? [];
+            var readOnlyMount = options.Contains("ro");
+            switch (mount.Type)
+            {
+                // A second procfs anywhere else would escape the masks and read-only paths, which are
+                // applied under /proc only (its sys/kernel/core_pattern would be writable by root).
+                case "proc" when destination != "/proc":
+                    return Deny($"procfs at {destination}: only /proc gets the masked and read-only paths");
+                case "sysfs" when !readOnlyMount:
+                    return Deny($"sysfs at {destination} is writable: it must be mounted \"ro\"");
+                case "sysfs" when destination != "/sys":
+                    return Deny($"sysfs at {destination}: only /sys gets the masked paths");
+                // A writable cgroup v1 hierarchy lets root in the container set release_agent, which the
+                // kernel runs as root on the host (CVE-2022-0492).
+                case "cgroup" or "cgroup2" when !readOnlyMount:
+                    return Deny($"cgroupfs at {destination} is writable: it must be mounted \"ro\"");
+            }
+            if (IsBind(mount) && !string.IsNullOrEmpty(mount.Source))
+            {
+                var source = _resolve(Absolute(mount.Source, bundleDir ?? "/"));
+                if (source is "/proc" or "/sys" || source.StartsWith("/proc/", StringComparison.Ordinal) || source.StartsWith("/sys/", StringComparison.Ordinal))
+                    return Deny($"bind mount of the host's {source} (at {destination}) exposes host processes or kernel state");
+            }
+        }
+
         return PolicyDecision.Allow;
+    }
+
+    /// <summary>
+    /// Sysctls whose value belongs to a namespace the container owns (the same set runc's validation accepts
+    /// for an unprivileged container): System V IPC and POSIX message queues are per ipc namespace, net.* per
+    /// network namespace. Everything else under /proc/sys is host-wide.
+    /// </summary>
+    public static bool IsNamespacedSysctl(string name, bool ownNetworkNamespace)
+    {
+        if (name is "kernel.msgmax" or "kernel.msgmnb" or "kernel.msgmni" or "kernel.sem" or "kernel.shmall" or "kernel.shmmax"
+            or "kernel.shmmni" or "kernel.shm_rmid_forced")
+            return true;
+        if (name.StartsWith("fs.mqueue.", StringComparison.Ordinal) && name.Length > "fs.mqueue.".Length)
+            return true;
+        return ownNetworkNamespace && name.StartsWith("net.", StringComparison.Ordinal) && name.Length > "net.".Length;
+    }
+
+    /// <summary>The hard limit of this process (the daemon) for an RLIMIT_* name, from /proc/self/limits; null when unlimited or unknown.</summary>
+    public static ulong? DaemonHardLimit(string rlimit)
+    {
+        if (!LimitNames.TryGetValue(rlimit, out var label))
+            return null;
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/limits"))
+            {
+                if (!line.StartsWith(label, StringComparison.Ordinal))
+                    continue;
+                // "Max open files            20000                20000                files"
+                var fields = line[label.Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                return fields.Length >= 2 && ulong.TryParse(fields[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var hard)
+                    ? hard
+                    : null;
+            }
+        }
+        catch (IOException)
+        {
+        }
+        return null;
+    }
+
+    private static readonly Dictionary<string, string> LimitNames = new(StringComparer.Ordinal)
+    {
+        ["RLIMIT_CPU"] = "Max cpu time",
+        ["RLIMIT_FSIZE"] = "Max file size",
+        ["RLIMIT_DATA"] = "Max data size",
+        ["RLIMIT_STACK"] = "Max stack size",
+        ["RLIMIT_CORE"] = "Max core file size",
+        ["RLIMIT_RSS"] = "Max resident set",
+        ["RLIMIT_NPROC"] = "Max processes",
+        ["RLIMIT_NOFILE"] = "Max open files",
+        ["RLIMIT_MEMLOCK"] = "Max locked memory",
+        ["RLIMIT_AS"] = "Max address space",
+        ["RLIMIT_LOCKS"] = "Max file locks",
+        ["RLIMIT_SIGPENDING"] = "Max pending signals",
+        ["RLIMIT_MSGQUEUE"] = "Max msgqueue size",
+        ["RLIMIT_NICE"] = "Max nice priority",
+        ["RLIMIT_RTPRIO"] = "Max realtime priority",
+        ["RLIMIT_RTTIME"] = "Max realtime timeout",
+    };
+
+    private static string Limit(ulong v) => v == ulong.MaxValue ? "unlimited" : v.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>The masked and read-only paths of `supervisor spec` (the same for a rootless spec).</summary>
+    private static readonly OciLinux DefaultHardening = Normalized(DefaultSpec.Create().Linux!);
+
+    private static OciLinux Normalized(OciLinux l) => l with
+    {
+        MaskedPaths = (l.MaskedPaths ?? []).Select(Normalize).ToList(),
+        ReadonlyPaths = (l.ReadonlyPaths ?? []).Select(Normalize).ToList(),
+    };
+
+    /// <summary>A container path without `.`, `..`, doubled or trailing slashes, so "/proc//kcore/" counts as /proc/kcore.</summary>
+    private static string Normalize(string containerPath)
+    {
+        if (containerPath.Length == 0)
+            return containerPath;
+        var full = Path.GetFullPath(containerPath.StartsWith('/') ? containerPath : "/" + containerPath);
+        return full.Length > 1 ? full.TrimEnd('/') : full;
     }
 
     /// <summary>May <paramref name="role"/> write or read CRIU images at <paramref name="imagePath"/>?</summary>
