@@ -40,6 +40,7 @@ public static class Program
 
     public static async Task<int> Main(string[] args)
     {
+        Timing.Mark("main");
         string? address = null, cert = null, key = null, ca = null, system = null;
         int timeout = 30;
         int i = 0;
@@ -76,15 +77,17 @@ public static class Program
             // Parse the whole command line before connecting, so that a typo costs no connection.
             var command = Build(name, rest, out var output);
             client = RemoteControlClient.Connect(new RemoteClientOptions(address[..colon].Trim('[', ']'), port, cert, key, ca,
-                system ?? "supervisor-control") { Timeout = TimeSpan.FromSeconds(timeout) });
+                system ?? "supervisor-control") { Timeout = TimeSpan.FromSeconds(timeout), Progress = Timing.Sink });
             if (command.KindCase == Command.KindOneofCase.SubscribeEvents)
                 return Environment.ExitCode = await Events(client, command, rest.Count);
             if (name == "bench")
                 return Environment.ExitCode = await Bench(client, command, rest.Count);
             var reply = await client.Send(command);
+            Timing.Mark("reply");
             if (reply.Error is { } error)
                 return Environment.ExitCode = Fail(ErrorText(error), 1);
             output(reply);
+            Timing.Mark("printed");
             return Environment.ExitCode = 0;
         }
         catch (UsageException e)
@@ -102,7 +105,10 @@ public static class Program
             // so the process exits and the daemon sees the connection close.
             Console.Out.Flush();
             if (client is not null)
+            {
+                Timing.Mark("exit");
                 Environment.Exit(Environment.ExitCode);
+            }
         }
     }
 
