@@ -72,6 +72,7 @@ public static class Program
         var name = args[i];
         var rest = new Arguments(args[(i + 1)..]);
         RemoteControlClient? client = null;
+        Task? leaving = null;
         try
         {
             // Parse the whole command line before connecting, so that a typo costs no connection.
@@ -84,6 +85,8 @@ public static class Program
                 return Environment.ExitCode = await Bench(client, command, rest.Count);
             var reply = await client.Send(command);
             Timing.Mark("reply");
+            // Nothing else goes over the connection: the system starts leaving while the reply is printed.
+            leaving = client.DisposeAsync().AsTask();
             if (reply.Error is { } error)
                 return Environment.ExitCode = Fail(ErrorText(error), 1);
             output(reply);
@@ -100,13 +103,17 @@ public static class Program
         }
         finally
         {
-            // A graceful ActorSystem shutdown (coordinated shutdown, flushing and closing the association)
-            // costs about a second; a one-shot command has nothing left to flush once its reply is printed,
-            // so the process exits and the daemon sees the connection close.
             Console.Out.Flush();
             if (client is not null)
             {
-                Timing.Mark("exit");
+                // The ActorSystem terminates before the process exits so that its association ends the way a
+                // leaving system ends it: the pending writes flushed, a disassociate sent, the socket half-closed
+                // and drained. The daemon then sees the client go (its event subscriptions end) rather than a
+                // dropped connection, which it would log as a failure and gate. Then the process exits at once
+                // rather than waiting for the transport's event-loop threads, whose shutdown Akka does not await.
+                Timing.Mark("output flushed");
+                await (leaving ?? client.DisposeAsync().AsTask());
+                Timing.Mark("left (actor system terminated)");
                 Environment.Exit(Environment.ExitCode);
             }
         }
