@@ -79,6 +79,29 @@ public static unsafe class Syscalls
     }
 
     /// <summary>
+    /// Replaces the calling process with <paramref name="path"/> (execve) with this process's environment
+    /// in which <paramref name="overrides"/> replace or add variables; returns only by throwing.
+    /// </summary>
+    public static void Exec(string path, IReadOnlyList<string> argv, IReadOnlyDictionary<string, string> overrides)
+    {
+        var args = new string?[argv.Count + 1];
+        for (int i = 0; i < argv.Count; i++)
+            args[i] = argv[i];
+        var env = new List<string?>();
+        foreach (System.Collections.DictionaryEntry e in Environment.GetEnvironmentVariables())
+        {
+            var name = (string)e.Key;
+            if (!overrides.ContainsKey(name))
+                env.Add($"{name}={e.Value}");
+        }
+        foreach (var (name, value) in overrides)
+            env.Add($"{name}={value}");
+        env.Add(null);
+        LibcProcess.Execve(path, args, [.. env]);
+        throw new SyscallException("execve", path, LastErrno());
+    }
+
+    /// <summary>
     /// Makes the calling process a child subreaper (prctl PR_SET_CHILD_SUBREAPER): orphans among its
     /// descendants are re-parented to it rather than to PID 1, which on some hosts never reaps them.
     /// </summary>

@@ -1,4 +1,3 @@
-using System.Collections.Frozen;
 using System.Runtime.Serialization;
 using Akka.Actor;
 using Akka.Serialization;
@@ -23,8 +22,8 @@ public sealed class ControlProtocolSerializer : SerializerWithStringManifest
     /// <summary>The name HOCON binds (reference.conf).</summary>
     public const string Name = "supervisor-control";
 
-    private static readonly FrozenDictionary<string, MessageParser> Parsers =
-        SupervisorReflection.Descriptor.MessageTypes.ToFrozenDictionary(d => d.FullName, d => d.Parser, StringComparer.Ordinal);
+    /// <summary>The protobuf package of supervisor.proto: a manifest is this plus the message's name.</summary>
+    private const string Package = "supervisor.v1.";
 
     public ControlProtocolSerializer(ExtendedActorSystem system)
         : base(system)
@@ -36,9 +35,17 @@ public sealed class ControlProtocolSerializer : SerializerWithStringManifest
     /// <summary>Every top-level message of supervisor.proto, by manifest.</summary>
     public static IList<MessageDescriptor> Messages => SupervisorReflection.Descriptor.MessageTypes;
 
+    /// <remarks>
+    /// The manifest is built from the CLR name rather than read from <c>m.Descriptor</c>: the first access
+    /// to any descriptor builds the reflection descriptors of the whole .proto file (about 150 ms of a
+    /// one-shot client's start-up), and a top-level message's full name is its package plus its name, which
+    /// protoc keeps as the class name. Only top-level messages of supervisor.proto carry
+    /// <see cref="IControlMessage"/> (Markers.cs); the protocol tests check the manifest of every one
+    /// against its descriptor.
+    /// </remarks>
     public override string Manifest(object o) => o switch
     {
-        IControlMessage m => m.Descriptor.FullName,
+        IControlMessage m => Package + m.GetType().Name,
         _ => throw new ArgumentException($"{o.GetType().FullName} is not a control protocol message", nameof(o)),
     };
 
@@ -50,7 +57,7 @@ public sealed class ControlProtocolSerializer : SerializerWithStringManifest
 
     public override object FromBinary(byte[] bytes, string manifest)
     {
-        if (!Parsers.TryGetValue(manifest, out var parser))
+        if (ParserOf(manifest) is not { } parser)
             throw new SerializationException($"unknown control protocol message \"{manifest}\"");
         try
         {
@@ -61,6 +68,71 @@ public sealed class ControlProtocolSerializer : SerializerWithStringManifest
             throw new SerializationException($"malformed {manifest}: {e.Message}", e);
         }
     }
+
+    /// <summary>
+    /// The parser of each message of supervisor.proto by manifest, and null for anything else: the only
+    /// types a frame can have built. A closed list rather than a map built from the file descriptor, which
+    /// would cost the reflection descriptors at start-up; the protocol tests round-trip every message of
+    /// the descriptor through it, so a message added to the .proto but not here fails them.
+    /// </summary>
+    private static MessageParser? ParserOf(string manifest) => manifest switch
+    {
+        "supervisor.v1.SignedCommand" => SignedCommand.Parser,
+        "supervisor.v1.Command" => Command.Parser,
+        "supervisor.v1.Error" => Error.Parser,
+        "supervisor.v1.RestartPolicy" => RestartPolicy.Parser,
+        "supervisor.v1.NodeConstraints" => NodeConstraints.Parser,
+        "supervisor.v1.RunContainer" => RunContainer.Parser,
+        "supervisor.v1.StopContainer" => StopContainer.Parser,
+        "supervisor.v1.KillContainer" => KillContainer.Parser,
+        "supervisor.v1.PauseContainer" => PauseContainer.Parser,
+        "supervisor.v1.ResumeContainer" => ResumeContainer.Parser,
+        "supervisor.v1.ExecInContainer" => ExecInContainer.Parser,
+        "supervisor.v1.UpdateContainer" => UpdateContainer.Parser,
+        "supervisor.v1.CheckpointContainer" => CheckpointContainer.Parser,
+        "supervisor.v1.RestoreContainer" => RestoreContainer.Parser,
+        "supervisor.v1.MigrateContainer" => MigrateContainer.Parser,
+        "supervisor.v1.DeleteContainer" => DeleteContainer.Parser,
+        "supervisor.v1.GetState" => GetState.Parser,
+        "supervisor.v1.ListContainers" => ListContainers.Parser,
+        "supervisor.v1.SubscribeEvents" => SubscribeEvents.Parser,
+        "supervisor.v1.UnsubscribeEvents" => UnsubscribeEvents.Parser,
+        "supervisor.v1.ContainerState" => ContainerState.Parser,
+        "supervisor.v1.RunContainerReply" => RunContainerReply.Parser,
+        "supervisor.v1.StopContainerReply" => StopContainerReply.Parser,
+        "supervisor.v1.KillContainerReply" => KillContainerReply.Parser,
+        "supervisor.v1.PauseContainerReply" => PauseContainerReply.Parser,
+        "supervisor.v1.ResumeContainerReply" => ResumeContainerReply.Parser,
+        "supervisor.v1.ExecInContainerReply" => ExecInContainerReply.Parser,
+        "supervisor.v1.UpdateContainerReply" => UpdateContainerReply.Parser,
+        "supervisor.v1.CheckpointContainerReply" => CheckpointContainerReply.Parser,
+        "supervisor.v1.RestoreContainerReply" => RestoreContainerReply.Parser,
+        "supervisor.v1.PhaseTiming" => PhaseTiming.Parser,
+        "supervisor.v1.MigrateContainerReply" => MigrateContainerReply.Parser,
+        "supervisor.v1.DeleteContainerReply" => DeleteContainerReply.Parser,
+        "supervisor.v1.GetStateReply" => GetStateReply.Parser,
+        "supervisor.v1.ListContainersReply" => ListContainersReply.Parser,
+        "supervisor.v1.SubscribeEventsReply" => SubscribeEventsReply.Parser,
+        "supervisor.v1.UnsubscribeEventsReply" => UnsubscribeEventsReply.Parser,
+        "supervisor.v1.CommandRejected" => CommandRejected.Parser,
+        "supervisor.v1.ContainerCreated" => ContainerCreated.Parser,
+        "supervisor.v1.ContainerStarted" => ContainerStarted.Parser,
+        "supervisor.v1.ContainerAdopted" => ContainerAdopted.Parser,
+        "supervisor.v1.ContainerExited" => ContainerExited.Parser,
+        "supervisor.v1.ContainerRestarting" => ContainerRestarting.Parser,
+        "supervisor.v1.ContainerNotRestarted" => ContainerNotRestarted.Parser,
+        "supervisor.v1.ContainerStartFailed" => ContainerStartFailed.Parser,
+        "supervisor.v1.ContainerOomKilled" => ContainerOomKilled.Parser,
+        "supervisor.v1.ContainerPaused" => ContainerPaused.Parser,
+        "supervisor.v1.ContainerResumed" => ContainerResumed.Parser,
+        "supervisor.v1.ContainerCheckpointed" => ContainerCheckpointed.Parser,
+        "supervisor.v1.ContainerRestored" => ContainerRestored.Parser,
+        "supervisor.v1.ContainerRemoved" => ContainerRemoved.Parser,
+        "supervisor.v1.ContainerStats" => ContainerStats.Parser,
+        "supervisor.v1.Event" => Event.Parser,
+        "supervisor.v1.EventNotification" => EventNotification.Parser,
+        _ => null,
+    };
 
     /// <summary>The binding of <see cref="IControlMessage"/> as HOCON (the embedded reference.conf), for a system that carries other traffic too.</summary>
     public static Akka.Configuration.Config DefaultConfig() =>

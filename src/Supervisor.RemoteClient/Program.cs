@@ -40,6 +40,7 @@ public static class Program
 
     public static async Task<int> Main(string[] args)
     {
+        Timing.Mark("main");
         string? address = null, cert = null, key = null, ca = null, system = null;
         int timeout = 30;
         int i = 0;
@@ -76,15 +77,17 @@ public static class Program
             // Parse the whole command line before connecting, so that a typo costs no connection.
             var command = Build(name, rest, out var output);
             client = RemoteControlClient.Connect(new RemoteClientOptions(address[..colon].Trim('[', ']'), port, cert, key, ca,
-                system ?? "supervisor-control") { Timeout = TimeSpan.FromSeconds(timeout) });
+                system ?? "supervisor-control") { Timeout = TimeSpan.FromSeconds(timeout), Progress = Timing.Sink });
             if (command.KindCase == Command.KindOneofCase.SubscribeEvents)
                 return Environment.ExitCode = await Events(client, command, rest.Count);
             if (name == "bench")
                 return Environment.ExitCode = await Bench(client, command, rest.Count);
             var reply = await client.Send(command);
+            Timing.Mark("reply");
             if (reply.Error is { } error)
                 return Environment.ExitCode = Fail(ErrorText(error), 1);
             output(reply);
+            Timing.Mark("printed");
             return Environment.ExitCode = 0;
         }
         catch (UsageException e)
@@ -97,12 +100,23 @@ public static class Program
         }
         finally
         {
-            // A graceful ActorSystem shutdown (coordinated shutdown, flushing and closing the association)
-            // costs about a second; a one-shot command has nothing left to flush once its reply is printed,
-            // so the process exits and the daemon sees the connection close.
             Console.Out.Flush();
             if (client is not null)
+            {
+                // The ActorSystem terminates before the process exits so that its association ends the way a
+                // leaving system ends it: the pending writes flushed, a disassociate sent, the socket half-closed
+                // and drained. The daemon then sees the client leave rather than a dropped connection, which it
+                // logs as a failed association and gates. (Akka.Remote 1.5 stops the protocol actors right
+                // after the endpoint writers, so the disassociate is occasionally not written first; the daemon
+                // then sees the close as a drop. Either way its event subscriptions for the client end.)
+                // Then the process exits at once rather than waiting for the transport's event-loop threads,
+                // whose shutdown Akka does not await. Terminating only after the output is printed keeps the
+                // protocol actors from competing with the printing for the CPU, which made that race likelier.
+                Timing.Mark("output flushed");
+                await client.DisposeAsync();
+                Timing.Mark("left (actor system terminated)");
                 Environment.Exit(Environment.ExitCode);
+            }
         }
     }
 

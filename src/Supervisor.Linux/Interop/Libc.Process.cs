@@ -21,6 +21,10 @@ internal static unsafe partial class LibcProcess
     [LibraryImport("libc", EntryPoint = "execv", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Execv(string path, string?[] argv);
 
+    /// <summary>execve(2): argv and envp are NULL-terminated.</summary>
+    [LibraryImport("libc", EntryPoint = "execve", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Execve(string path, string?[] argv, string?[] envp);
+
     [LibraryImport("libc", EntryPoint = "geteuid")]
     public static partial uint GetEuid();
 

@@ -1,5 +1,6 @@
 using System.Security.Cryptography.X509Certificates;
 using Akka.Actor;
+using Akka.Actor.Internal;
 using Akka.Actor.Setup;
 using Akka.Configuration;
 using Akka.Event;
@@ -25,6 +26,9 @@ public sealed record RemoteClientOptions(
     string? Password = null)
 {
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Called with the name of each start-up step as it completes (phase timings); null: nothing.</summary>
+    public Action<string>? Progress { get; init; }
 }
 
 /// <summary>A command the daemon could not be asked: no connection, TLS refused, or no reply in time.</summary>
@@ -50,8 +54,11 @@ public sealed class RemoteControlClient : IAsyncDisposable
         _certificate = certificate;
         System = system;
         _gateway = system.ActorSelection($"akka.ssl.tcp://{options.SystemName}@{options.Host}:{options.Port}{RemoteControlSettings.GatewayPath}");
-        _associations = system.ActorOf(Props.Create(() => new AssociationWatcher(_associationError)));
+        var progress = options.Progress;
+        _associations = system.ActorOf(Props.Create<AssociationWatcher>(_associationError, progress));
         system.EventStream.Subscribe(_associations, typeof(AssociationErrorEvent));
+        if (progress is not null)
+            system.EventStream.Subscribe(_associations, typeof(AssociatedEvent));
     }
 
     public ActorSystem System { get; }
@@ -63,8 +70,10 @@ public sealed class RemoteControlClient : IAsyncDisposable
     public static RemoteControlClient Connect(RemoteClientOptions options)
     {
         var ca = TlsMaterial.LoadCa(options.CaPath);
+        options.Progress?.Invoke("CA loaded");
         var certificate = TlsMaterial.LoadCertificate(options.CertificatePath, options.KeyPath, options.Password);
         var verifier = new CertificateVerifier(ca, CertificateAllowlist.AnyoneOfTheCa);
+        options.Progress?.Invoke("certificates loaded");
         var config = ConfigurationFactory.ParseString("""
             akka {
               loglevel = OFF
@@ -90,16 +99,29 @@ public sealed class RemoteControlClient : IAsyncDisposable
               }
             }
             """).WithFallback(ControlProtocolSerializer.ControlPlaneConfig());
+        options.Progress?.Invoke("config parsed");
         var setup = BootstrapSetup.Create().WithConfig(config).And(TlsMaterial.SslSetup(certificate, verifier));
-        var system = ActorSystem.Create("supervisor-remote-client", setup);
-        return new RemoteControlClient(options, certificate, system);
+        // What ActorSystem.Create(name, setup) does, minus its ConfigurationFactory.Load(): Create evaluates
+        // that (the app.config "akka" section through System.Configuration, ~30 ms) even when the setup
+        // carries a config, and then discards it.
+        var system = new ActorSystemImpl("supervisor-remote-client", config, setup);
+        system.Start();
+        options.Progress?.Invoke("actor system created");
+        var client = new RemoteControlClient(options, certificate, system);
+        options.Progress?.Invoke("client ready");
+        return client;
     }
 
     public SignedCommand Sign(Command command, string? requestId = null) =>
         RequestSignature.Sign(command, _certificate, requestId ?? Guid.NewGuid().ToString("N"), DateTimeOffset.UtcNow);
 
     /// <summary>Sends <paramref name="command"/> signed and returns the daemon's reply (which may carry an error).</summary>
-    public Task<IControlReply> Send(Command command, string? requestId = null) => Send(Sign(command, requestId));
+    public Task<IControlReply> Send(Command command, string? requestId = null)
+    {
+        var envelope = Sign(command, requestId);
+        _options.Progress?.Invoke("signed");
+        return Send(envelope);
+    }
 
     /// <summary>Sends an already signed envelope (a retry sends the very same one).</summary>
     public async Task<IControlReply> Send(SignedCommand envelope)
@@ -130,18 +152,30 @@ public sealed class RemoteControlClient : IAsyncDisposable
         _certificate.Dispose();
     }
 
-    /// <summary>Turns the first failed association (refused connection, TLS handshake refused) into a fast error.</summary>
-    private sealed class AssociationWatcher : ReceiveActor
+    /// <summary>
+    /// Turns the first failed association (refused connection, TLS handshake refused) into a fast error. An
+    /// UntypedActor: a ReceiveActor compiles its handlers into an expression tree when it starts, which a
+    /// one-shot client would pay for on every call.
+    /// </summary>
+    private sealed class AssociationWatcher(TaskCompletionSource<string> error, Action<string>? progress) : UntypedActor
     {
-        public AssociationWatcher(TaskCompletionSource<string> error)
+        protected override void OnReceive(object message)
         {
-            Receive<AssociationErrorEvent>(e =>
+            switch (message)
             {
-                var cause = e.Cause;
-                while (cause?.InnerException is not null)
-                    cause = cause.InnerException;
-                error.TrySetResult(cause?.Message ?? e.ToString());
-            });
+                case AssociatedEvent:
+                    progress?.Invoke("associated (TCP + TLS + Akka handshake)");
+                    break;
+                case AssociationErrorEvent e:
+                    var cause = e.Cause;
+                    while (cause?.InnerException is not null)
+                        cause = cause.InnerException;
+                    error.TrySetResult(cause?.Message ?? e.ToString());
+                    break;
+                default:
+                    Unhandled(message);
+                    break;
+            }
         }
     }
 }

@@ -11,8 +11,9 @@ public static class TlsMaterial
 {
     /// <summary>
     /// A certificate with its private key: a PEM certificate plus a PEM key (<paramref name="keyPath"/>), or
-    /// a PKCS#12 file (.pfx/.p12) with <paramref name="password"/>. The result is re-imported from PKCS#12,
-    /// which gives SslStream a key it can use on every platform.
+    /// a PKCS#12 file (.pfx/.p12) with <paramref name="password"/>. On Linux SslStream hands the key to
+    /// OpenSSL as it is, so neither needs the export and re-import through PKCS#12 that Windows' SChannel
+    /// would (which costs a one-shot client ~60 ms of PBE key derivation and ASN.1 at start-up).
     /// </summary>
     public static X509Certificate2 LoadCertificate(string certificatePath, string? keyPath, string? password = null)
     {
@@ -23,12 +24,12 @@ public static class TlsMaterial
                 loaded = X509CertificateLoader.LoadPkcs12FromFile(certificatePath, password, X509KeyStorageFlags.Exportable);
             else
                 loaded = X509Certificate2.CreateFromPemFile(certificatePath, keyPath);
-            using (loaded)
+            if (!loaded.HasPrivateKey)
             {
-                if (!loaded.HasPrivateKey)
-                    throw new TlsConfigurationException($"{certificatePath}: the certificate has no private key");
-                return X509CertificateLoader.LoadPkcs12(loaded.Export(X509ContentType.Pkcs12), null, X509KeyStorageFlags.Exportable);
+                loaded.Dispose();
+                throw new TlsConfigurationException($"{certificatePath}: the certificate has no private key");
             }
+            return loaded;
         }
         catch (Exception e) when (e is CryptographicException or IOException or UnauthorizedAccessException)
         {
