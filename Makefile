@@ -46,7 +46,7 @@ build: native
 	@$(DOTNET) publish src/Supervisor.Daemon/Supervisor.Daemon.csproj -c $(CONFIGURATION) -r linux-x64 --self-contained false \
 	    -p:PublishSingleFile=true -o $(ARTIFACTS)/publish/daemon -nologo -v quiet
 	@install -m 0755 $(ARTIFACTS)/publish/daemon/supervisor-daemon $(BIN)/supervisor-daemon
-	@$(DOTNET) publish src/Supervisor.RemoteClient/Supervisor.RemoteClient.csproj -c $(CONFIGURATION) -r linux-x64 --self-contained true \
+	@$(DOTNET) publish src/Supervisor.RemoteClient/Supervisor.RemoteClient.csproj -c $(CONFIGURATION) -r linux-x64 --self-contained false \
 	    -p:PublishSingleFile=true -o $(ARTIFACTS)/publish/remote -nologo -v quiet
 	@install -m 0755 $(ARTIFACTS)/publish/remote/supervisor-remote $(BIN)/supervisor-remote
 	@echo "built $(BIN)/supervisor, $(BIN)/supervisor-daemon, $(BIN)/supervisor-remote and $(BIN)/supervisor-shim"
