@@ -29,7 +29,8 @@ public sealed class ClusterMessageSerializer(ExtendedActorSystem system) : Seria
             ctx.WorkloadCommandFailed, ctx.MigrationReport, ctx.NodeLoad, ctx.PlaceContainer, ctx.ContainerPlaced, ctx.PlaceFailed,
             ctx.RemoveContainerFromNode, ctx.ContainerRemovedFromNode, ctx.ChooseNode, ctx.NodeChoice, ctx.ListNodeContainers,
             ctx.NodeContainerList, ctx.ListClusterContainers, ctx.ClusterContainerList, ctx.MigrateOut, ctx.IncomingMigration,
-            ctx.ImageChunk, ctx.RestoreIncoming, ctx.AbortIncoming, ctx.MigrationStep,
+            ctx.ImageChunk, ctx.RestoreIncoming, ctx.AbortIncoming, ctx.MigrationStep, ctx.GetNodeContainer, ctx.NodeContainerState,
+            ctx.NodeContainerCommand, ctx.NodeCommandResult,
         ];
         ByType = infos.ToDictionary(i => i.Type, i => (i.Type.Name, i));
         ByManifest = infos.ToDictionary(i => i.Type.Name, i => i, StringComparer.Ordinal);
@@ -83,4 +84,8 @@ public sealed class ClusterMessageSerializer(ExtendedActorSystem system) : Seria
 [JsonSerializable(typeof(RestoreIncoming))]
 [JsonSerializable(typeof(AbortIncoming))]
 [JsonSerializable(typeof(MigrationStep))]
+[JsonSerializable(typeof(GetNodeContainer))]
+[JsonSerializable(typeof(NodeContainerState))]
+[JsonSerializable(typeof(NodeContainerCommand))]
+[JsonSerializable(typeof(NodeCommandResult))]
 internal sealed partial class ClusterJsonContext : JsonSerializerContext;

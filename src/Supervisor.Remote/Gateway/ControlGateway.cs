@@ -380,24 +380,8 @@ public sealed class ControlGateway : ReceiveActor
     }
 
     /// <summary>Writes the checked config to &lt;bundle-dir&gt;/&lt;id&gt;/config.json with every relative path made absolute.</summary>
-    private string Materialize(string id, OciSpec spec, string? sourceBundle)
-    {
-        var baseDir = sourceBundle ?? "/";
-        string Abs(string p) => Path.GetFullPath(Path.IsPathRooted(p) ? p : Path.Combine(baseDir, p));
-        var fixedSpec = spec with
-        {
-            Root = spec.Root is null ? null : spec.Root with { Path = spec.Root.Path is { } rp ? Abs(rp) : null },
-            Mounts = spec.Mounts?.Select(m =>
-                m.Source is { } s && (m.Type == "bind" || (m.Options?.Any(o => o is "bind" or "rbind") ?? false)) ? m with { Source = Abs(s) } : m).ToList(),
-        };
-        var dir = Path.Combine(_settings.BundleDir, id);
-        Directory.CreateDirectory(_settings.BundleDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        var tmp = Path.Combine(dir, "config.json.tmp");
-        File.WriteAllText(tmp, SpecLoader.Serialize(fixedSpec));
-        File.Move(tmp, Path.Combine(dir, "config.json"), overwrite: true);
-        return dir;
-    }
+    private string Materialize(string id, OciSpec spec, string? sourceBundle) =>
+        CheckedConfig.Write(Path.Combine(_settings.BundleDir, id), CheckedConfig.Serialize(spec, sourceBundle));
 
     private void RemoveBundle(string id)
     {
