@@ -214,7 +214,7 @@ public sealed class ControlGateway : ReceiveActor
                     Ack(command, requestId, await AskSupervisor(new Sup.UpdateContainer(target, ProtocolMapping.ToResources(command.Update)))));
             case Command.KindOneofCase.Delete:
             {
-                if (_settings.Workloads is not null && await RemoveWorkload(target, requestId) is { } removed)
+                if (Clustered && await RemoveWorkload(target, requestId) is { } removed)
                     return removed;
                 var reply = Ack(command, requestId, await AskSupervisor(new Sup.DeleteContainer(target, command.Delete.Force)));
                 if (reply.Error is null)
@@ -302,7 +302,7 @@ public sealed class ControlGateway : ReceiveActor
                 if (r is ContainerInfo info)
                     return new GetStateReply { RequestId = requestId, State = ProtocolMapping.ToState(info, _settings.Inspector.State(target), _settings.NodeName) };
                 var local = Ack(command, requestId, r);
-                if (_settings.NodeAgent is null || local.Error?.Code != ErrorCode.NotFound)
+                if (!Clustered || local.Error?.Code != ErrorCode.NotFound)
                     return local;
                 // Not here: on a cluster node, the container may run on another node, whose agent knows its state.
                 if (await FindNode(target) is not { } node)
@@ -314,7 +314,7 @@ public sealed class ControlGateway : ReceiveActor
             }
             case Command.KindOneofCase.List:
             {
-                if (_settings.NodeAgent is not null)
+                if (Clustered)
                     return await ListCluster(requestId);
                 var list = (ContainerList)await AskSupervisor(Sup.ListContainers.Instance);
                 var reply = new ListContainersReply { RequestId = requestId };
@@ -333,7 +333,7 @@ public sealed class ControlGateway : ReceiveActor
         IControlReply Fail(ErrorCode code, string message) =>
             new RunContainerReply { RequestId = requestId, Id = run.Id, Error = ProtocolMapping.Error(code, message) };
 
-        if (_settings.Workloads is null && run.Constraints is { Node.Length: > 0 } c && c.Node != _settings.NodeName)
+        if (!Clustered && run.Constraints is { Node.Length: > 0 } c && c.Node != _settings.NodeName)
             return Fail(ErrorCode.FailedPrecondition, $"run: this daemon is {_settings.NodeName}, not {c.Node}");
 
         Sup.Restart.RestartPolicy? restart = null;
@@ -386,7 +386,7 @@ public sealed class ControlGateway : ReceiveActor
         }
         if (_settings.Inspector.State(run.Id) is not null)
             return Fail(ErrorCode.AlreadyExists, $"container with id {run.Id} already exists");
-        if (_settings.Workloads is not null)
+        if (Clustered)
             return await RunOnCluster(run, requestId, peer, spec, sourceBundle, restart);
 
         var bundle = Materialize(run.Id, spec, sourceBundle);
@@ -455,6 +455,9 @@ public sealed class ControlGateway : ReceiveActor
     }
 
     // ---- cluster mode ----
+
+    /// <summary>A cluster node: the workload region and the node agent are both there (the daemon gives both or neither).</summary>
+    private bool Clustered => _settings.Workloads is not null && _settings.NodeAgent is not null;
 
     /// <summary>
     /// A checked run on a cluster node: the checked config (paths made absolute) becomes a workload that the
@@ -543,7 +546,7 @@ public sealed class ControlGateway : ReceiveActor
     private async Task<IControlReply> Elsewhere(Command command, string requestId, string id, IControlReply local,
         Cl.NodeContainerCommand? forward = null, TimeSpan? timeout = null)
     {
-        if (_settings.NodeAgent is null || local.Error?.Code != ErrorCode.NotFound)
+        if (!Clustered || local.Error?.Code != ErrorCode.NotFound)
             return local;
         if (await FindNode(id) is not { } node)
             return await PendingOr(id, local);
