@@ -189,4 +189,49 @@ public sealed partial class PlacementAndMigrationTests
             Assert.Null((await Send<DeleteContainerReply>(op, new Command { Delete = new DeleteContainer { Id = id, Force = true } })).Error);
         Assert.Empty(n3.ListedIds().Intersect(ids));
     }
+
+    [ClusterFact(Timeout = 300_000)]
+    public async Task A_migrated_remote_workload_takes_its_checked_config_along_and_the_target_admits_it_first()
+    {
+        var bundle = new TestBundle("/bin/sh", "-c", CounterScript);
+        _cleanup.Add(bundle);
+        var (n1, n2) = (Cluster.Nodes[0], Cluster.Nodes[1]);
+        await using var admin = Connect(2, fixture.Admin);
+        await using var op = Connect(0, fixture.Operator);
+
+        // An operator's workload on node 1 cannot move to node 2, whose policy refuses its rootfs: node 2 says
+        // so before the source dumps anything, and the counter goes on on node 1.
+        var opRun = await Send<RunContainerReply>(op, Run("rc-opmig", bundle.Dir, c => c.Node = n1.Address, restart: "always"));
+        Assert.True(opRun.Error is null && opRun.Phase == WorkloadPhases.Placed, opRun.Error?.Message + opRun.Reason);
+        var before = await WaitCounterAbove(bundle, 10);
+        var refused = await Send<MigrateContainerReply>(op, new Command { Migrate = new MigrateContainer { Id = "rc-opmig", ToNode = n2.Address } });
+        Assert.Equal(ErrorCode.FailedPrecondition, refused.Error?.Code);
+        Assert.Contains("refused: operator certificate: rootfs", refused.Error!.Message);
+        Assert.Contains($"it runs on {n1.Address}", refused.Error.Message);
+        Assert.True(await WaitCounterAbove(bundle, before + 5) > before);
+        Assert.False(Directory.Exists(CarriedBundle(n2, "rc-opmig")), "node 2 kept the refused config");
+        Assert.Null((await Send<DeleteContainerReply>(op, new Command { Delete = new DeleteContainer { Id = "rc-opmig", Force = true } })).Error);
+        Assert.DoesNotContain("rc-opmig", n1.ListedIds());
+
+        // An admin's workload moves: node 2 writes the carried config to its own state root and restores from it.
+        var run = await Send<RunContainerReply>(admin, Run("rc-mig", bundle.Dir, c => c.Node = n1.Address, restart: "always"));
+        Assert.True(run.Error is null && run.Node == n1.Address, run.Error?.Message + run.Reason);
+        var start = Counter(bundle);
+        await WaitCounterAbove(bundle, start + 10);
+        var moved = await Send<MigrateContainerReply>(admin, new Command { Migrate = new MigrateContainer { Id = "rc-mig", ToNode = n2.Address } });
+        Assert.True(moved.Error is null, moved.Error?.Message + "\n" + Cluster.Logs());
+        Assert.Equal(n2.Address, moved.ToNode);
+        var atDump = Counter(bundle);
+        Assert.True(await WaitCounterAbove(bundle, atDump + 10) > atDump);
+        Assert.True(File.Exists(Path.Combine(CarriedBundle(n2, "rc-mig"), "config.json")));
+        Assert.False(Directory.Exists(CarriedBundle(n1, "rc-mig")), "the source kept the moved workload's config");
+        var state = await Send<GetStateReply>(admin, new Command { GetState = new GetState { Id = "rc-mig" } });
+        Assert.Equal(n2.Address, state.State.Node);
+        Assert.Equal(CarriedBundle(n2, "rc-mig"), state.State.Bundle);
+        Assert.Equal("running", state.State.Status);
+
+        Assert.Null((await Send<DeleteContainerReply>(admin, new Command { Delete = new DeleteContainer { Id = "rc-mig", Force = true } })).Error);
+        Assert.DoesNotContain("rc-mig", n2.ListedIds());
+        Assert.False(Directory.Exists(CarriedBundle(n2, "rc-mig")));
+    }
 }
