@@ -46,6 +46,10 @@ public sealed class ClusterAdmissionTests : IDisposable
         Assert.Equal(Path.Combine(bundle, "data"), back.Mounts!.Single(m => m.Destination == "/data").Source);
         // Non-bind sources (proc, tmpfs...) are names, not paths, and stay as they were.
         Assert.Equal("proc", back.Mounts!.Single(m => m.Destination == "/proc").Source);
+        // The compact form a workload carries is the same config.
+        var compact = CheckedConfig.Serialize(spec, bundle, indented: false);
+        Assert.DoesNotContain('\n', compact);
+        Assert.Equal(SpecLoader.Serialize(back), SpecLoader.Serialize(SpecLoader.Parse(compact, "compact")));
     }
 
     [Fact]

@@ -482,7 +482,7 @@ public sealed class ControlGateway : ReceiveActor
             sourceBundle ?? "",
             restart?.ToString() ?? "",
             ProtocolMapping.ToPlacement(run.Constraints),
-            CheckedConfig.Serialize(spec, sourceBundle),
+            CheckedConfig.Serialize(spec, sourceBundle, indented: false),
             PolicyWorkloadAdmission.RoleName(peer.Role));
         var answer = await _settings.Workloads.Ask<object>(new Cl.RunWorkload(workload), _settings.AskTimeout);
         switch (answer)
