@@ -26,7 +26,7 @@ namespace Supervisor.Remote.Gateway;
 /// <item>checks it against the policy (<see cref="Policy.ControlPolicy"/>) before anything is written or started;</item>
 /// <item>maps it to the supervisor's own command record and replies with the protobuf reply.</item>
 /// </list>
-/// On a cluster node (<see cref="ControlGatewaySettings.Workloads"/> set) a run becomes a cluster workload placed by
+/// On a cluster node (<see cref="ControlGatewaySettings.Workloads"/> and <see cref="ControlGatewaySettings.NodeAgent"/> set) a run becomes a cluster workload placed by
 /// its constraints and carrying the checked config, a delete of a workload removes it wherever it runs, the
 /// list is the cluster's, and state, stop, kill, pause and resume of a container on another node go to that
 /// node's agent. Event subscribers are fed from the supervisor's EventStream; a subscription ends with Unsubscribe or when
