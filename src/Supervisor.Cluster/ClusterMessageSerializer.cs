@@ -30,6 +30,8 @@ public sealed class ClusterMessageSerializer(ExtendedActorSystem system) : Seria
             ctx.RemoveContainerFromNode, ctx.ContainerRemovedFromNode, ctx.ChooseNode, ctx.NodeChoice, ctx.ListNodeContainers,
             ctx.NodeContainerList, ctx.ListClusterContainers, ctx.ClusterContainerList, ctx.MigrateOut, ctx.IncomingMigration,
             ctx.ImageChunk, ctx.RestoreIncoming, ctx.AbortIncoming, ctx.MigrationStep, ctx.GetPlacementView, ctx.PlacementView,
+            ctx.GetNodeContainer, ctx.NodeContainerState,
+            ctx.NodeContainerCommand, ctx.NodeCommandResult,
         ];
         ByType = infos.ToDictionary(i => i.Type, i => (i.Type.Name, i));
         ByManifest = infos.ToDictionary(i => i.Type.Name, i => i, StringComparer.Ordinal);
@@ -85,4 +87,8 @@ public sealed class ClusterMessageSerializer(ExtendedActorSystem system) : Seria
 [JsonSerializable(typeof(MigrationStep))]
 [JsonSerializable(typeof(GetPlacementView))]
 [JsonSerializable(typeof(PlacementView))]
+[JsonSerializable(typeof(GetNodeContainer))]
+[JsonSerializable(typeof(NodeContainerState))]
+[JsonSerializable(typeof(NodeContainerCommand))]
+[JsonSerializable(typeof(NodeCommandResult))]
 internal sealed partial class ClusterJsonContext : JsonSerializerContext;

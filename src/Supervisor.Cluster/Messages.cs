@@ -12,8 +12,11 @@ public interface IWorkloadCommand : IClusterMessage
     string WorkloadId { get; }
 }
 
-/// <summary>Where a workload may run: a node role (null: any daemon) and labels every one of which the node must carry.</summary>
-public sealed record PlacementConstraints(string? Role, IReadOnlyDictionary<string, string> Labels)
+/// <summary>
+/// Where a workload may run: a node role (null: any daemon), labels every one of which the node must carry,
+/// and a node's cluster address (akka.tcp://supervisor@HOST:PORT, as in <see cref="WorkloadStatus.Node"/>; null: any).
+/// </summary>
+public sealed record PlacementConstraints(string? Role, IReadOnlyDictionary<string, string> Labels, string? Node = null)
 {
     public static readonly PlacementConstraints None = new(null, new Dictionary<string, string>());
 }
@@ -23,7 +26,18 @@ public sealed record PlacementConstraints(string? Role, IReadOnlyDictionary<stri
 /// every node the workload may run on), the restart policy text (no | on-failure[:N] | always | unless-stopped)
 /// and the placement constraints.
 /// </summary>
-public sealed record WorkloadSpec(string Id, string Bundle, string Restart, PlacementConstraints Constraints);
+/// <param name="Config">
+/// The OCI config.json text that a control gateway read once and checked, with root.path and bind sources made
+/// absolute (<c>CheckedConfig.Serialize</c>). When set, the node that runs the workload writes exactly this text to
+/// its own bundle directory and creates the container from there, so the file checked is the file run;
+/// <see cref="Bundle"/> is then only where it was read from. Null: the container is created from <see cref="Bundle"/>.
+/// </param>
+/// <param name="AdmitAs">
+/// The role of the remote client whose request carried <see cref="Config"/> (<c>admin</c> or <c>operator</c>): the node
+/// that runs it checks the config against its own policy for that role (see <see cref="IWorkloadAdmission"/>).
+/// Null for workloads made through the cluster API, whose members are trusted.
+/// </param>
+public sealed record WorkloadSpec(string Id, string Bundle, string Restart, PlacementConstraints Constraints, string? Config = null, string? AdmitAs = null);
 
 // ---- commands to the workload region ----
 
@@ -147,7 +161,7 @@ public sealed record ListNodeContainers : IClusterMessage
     public static readonly ListNodeContainers Instance = new();
 }
 
-public sealed record NodeContainerEntry(string Id, string Status, int Pid);
+public sealed record NodeContainerEntry(string Id, string Status, int Pid, string? Bundle = null);
 
 public sealed record NodeContainerList(string Node, IReadOnlyList<NodeContainerEntry> Containers) : IClusterMessage;
 
@@ -157,19 +171,25 @@ public sealed record ListClusterContainers : IClusterMessage
     public static readonly ListClusterContainers Instance = new();
 }
 
-public sealed record ClusterContainerEntry(string Node, string Id, string Status, int Pid);
+public sealed record ClusterContainerEntry(string Node, string Id, string Status, int Pid, string? Bundle = null);
 
 /// <summary>Every node's containers, sorted by node then id; <see cref="Unanswered"/> names nodes that did not reply in time.</summary>
 public sealed record ClusterContainerList(IReadOnlyList<ClusterContainerEntry> Containers, IReadOnlyList<string> Unanswered) : IClusterMessage;
 
-/// <summary>Asks the source node's agent to migrate its container to <see cref="ToNode"/>; replied to with <see cref="MigrationReport"/>.</summary>
-public sealed record MigrateOut(string Id, string ToNode, bool TcpEstablished) : IClusterMessage;
+/// <summary>
+/// Asks the source node's agent to migrate its container to <see cref="ToNode"/>; replied to with <see cref="MigrationReport"/>.
+/// <see cref="Config"/> and <see cref="AdmitAs"/> are the workload's (<see cref="WorkloadSpec"/>): they go on to the target.
+/// </summary>
+public sealed record MigrateOut(string Id, string ToNode, bool TcpEstablished, string? Config = null, string? AdmitAs = null) : IClusterMessage;
 
 /// <summary>
 /// Announces a migration to the target: where the images will be (<see cref="SharedImages"/> when a shared
 /// path is configured; otherwise they follow as <see cref="ImageChunk"/>s). Replied to with <see cref="MigrationStep"/>.
+/// With <see cref="Config"/> the target admits it for <see cref="AdmitAs"/> and writes it to its own bundle
+/// directory, from which it restores; otherwise it restores from <see cref="Bundle"/>.
 /// </summary>
-public sealed record IncomingMigration(string MigrationId, string Id, string Bundle, string Restart, string? SharedImages) : IClusterMessage;
+public sealed record IncomingMigration(string MigrationId, string Id, string Bundle, string Restart, string? SharedImages,
+    string? Config = null, string? AdmitAs = null) : IClusterMessage;
 
 /// <summary>A piece of one image file; replied to with <see cref="MigrationStep"/> (stop-and-wait keeps the remote buffers small).</summary>
 public sealed record ImageChunk(string MigrationId, string File, long Offset, byte[] Data) : IClusterMessage;
@@ -181,3 +201,47 @@ public sealed record RestoreIncoming(string MigrationId, bool TcpEstablished) : 
 public sealed record AbortIncoming(string MigrationId) : IClusterMessage;
 
 public sealed record MigrationStep(string MigrationId, bool Ok, string? Error, int Pid) : IClusterMessage;
+
+/// <summary>Asks one node's agent for the state of a container there; replied to with <see cref="NodeContainerState"/>.</summary>
+public sealed record GetNodeContainer(string Id) : IClusterMessage;
+
+/// <summary>
+/// A container's state on <see cref="Node"/> (the supervisor's view and the OCI state's), or <see cref="Error"/>
+/// (e.g. "container X does not exist") with the other fields empty.
+/// </summary>
+public sealed record NodeContainerState(
+    string Node,
+    string Id,
+    string? Error,
+    string Status = "",
+    int Pid = 0,
+    string Restart = "",
+    int RestartCount = 0,
+    bool ManuallyStopped = false,
+    bool RestartPending = false,
+    int? LastExitCode = null,
+    bool LastOomKilled = false,
+    string? Bundle = null,
+    string? Rootfs = null,
+    long CreatedUnixMs = 0,
+    string? Owner = null,
+    IReadOnlyDictionary<string, string>? Annotations = null) : IClusterMessage;
+
+/// <summary>The container commands one node's agent carries out for a control gateway on another node.</summary>
+public static class NodeCommandVerbs
+{
+    public const string Stop = "stop";
+    public const string Kill = "kill";
+    public const string Pause = "pause";
+    public const string Resume = "resume";
+}
+
+/// <summary>
+/// Asks one node's agent to stop, kill, pause or resume a container there (<see cref="NodeCommandVerbs"/>);
+/// replied to with <see cref="NodeCommandResult"/>. <see cref="Signal"/> and <see cref="All"/> are kill's,
+/// <see cref="TimeoutMs"/> is stop's (0: the node's stop timeout).
+/// </summary>
+public sealed record NodeContainerCommand(string Id, string Verb, int Signal = 0, bool All = false, long TimeoutMs = 0) : IClusterMessage;
+
+/// <summary>The outcome of a <see cref="NodeContainerCommand"/>: <see cref="Error"/> is null on success.</summary>
+public sealed record NodeCommandResult(string Id, string Node, string? Error) : IClusterMessage;

@@ -32,10 +32,15 @@ internal sealed class Migrations
     private readonly ContainerFactory _factory;
     private readonly ConcurrentDictionary<string, Incoming> _incoming = new(StringComparer.Ordinal);
 
-    private sealed record Incoming(IncomingMigration Request, string Images);
+    private readonly IWorkloadAdmission _admission;
 
-    public Migrations(ClusterSettings settings, SupervisorSettings supervisor, IActorRef containers, ActorSystem system, string self, ILoggingAdapter log)
+    /// <summary>A migration this node expects; <see cref="Bundle"/> is where it restores from (its own copy of a carried config, or the request's bundle).</summary>
+    private sealed record Incoming(IncomingMigration Request, string Images, string Bundle);
+
+    public Migrations(ClusterSettings settings, SupervisorSettings supervisor, IActorRef containers, ActorSystem system, string self, ILoggingAdapter log,
+        IWorkloadAdmission admission)
     {
+        _admission = admission;
         _settings = settings;
         _supervisor = supervisor;
         _containers = containers;
@@ -89,7 +94,8 @@ internal sealed class Migrations
         MigrationStep step;
         try
         {
-            step = await target.Ask<MigrationStep>(new IncomingMigration(migrationId, m.Id, bundle, restart, _settings.MigrationSharedPath is null ? null : images), askTimeout);
+            step = await target.Ask<MigrationStep>(new IncomingMigration(migrationId, m.Id, bundle, restart, _settings.MigrationSharedPath is null ? null : images,
+                m.Config, m.AdmitAs), askTimeout);
         }
         catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
         {
@@ -166,6 +172,9 @@ internal sealed class Migrations
         sw.Restart();
         TryDeleteDirectory(images);
         NodeAgent.TryDelete(Path.Combine(Markers, m.Id));
+        // The config this node wrote for the workload goes with its container; the target wrote its own copy.
+        if (m.Config is not null)
+            TryDeleteDirectory(NodeAgent.BundleDir(_supervisor.StateRoot, m.Id));
         cleanupMs += sw.Elapsed.TotalMilliseconds;
         _log.Info("migration {0}: moved to {1} (pid {2}): {3}", migrationId, m.ToNode, step.Pid,
             $"checkpoint {checkpointMs:F0} ms, transfer {transferMs:F0} ms, restore {restoreMs:F0} ms, cleanup {cleanupMs:F0} ms, {bytes} bytes");
@@ -236,13 +245,19 @@ internal sealed class Migrations
 
     public MigrationStep Prepare(IncomingMigration m)
     {
-        if (!File.Exists(Path.Combine(m.Bundle, "config.json")))
+        if (m.Config is null && !File.Exists(Path.Combine(m.Bundle, "config.json")))
             return new MigrationStep(m.MigrationId, false, $"bundle {m.Bundle} does not exist on {_self}", 0);
         if (_factory.Exists(m.Id))
             return new MigrationStep(m.MigrationId, false, $"container {m.Id} already exists on {_self}", 0);
+        // A carried config is admitted here as a placement would be, before the source stops anything.
+        if (_admission.Refuse(new WorkloadSpec(m.Id, m.Bundle, m.Restart, PlacementConstraints.None, m.Config, m.AdmitAs)) is { } refusal)
+            return new MigrationStep(m.MigrationId, false, refusal, 0);
         var images = m.SharedImages ?? Path.Combine(WorkRoot, "in", m.MigrationId);
+        var bundle = m.Bundle;
         try
         {
+            if (m.Config is not null)
+                bundle = CheckedConfig.Write(NodeAgent.BundleDir(_supervisor.StateRoot, m.Id), m.Config);
             if (m.SharedImages is null)
             {
                 TryDeleteDirectory(images);
@@ -251,9 +266,11 @@ internal sealed class Migrations
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
+            if (m.Config is not null)
+                TryDeleteDirectory(NodeAgent.BundleDir(_supervisor.StateRoot, m.Id));
             return new MigrationStep(m.MigrationId, false, e.Message, 0);
         }
-        _incoming[m.MigrationId] = new Incoming(m, images);
+        _incoming[m.MigrationId] = new Incoming(m, images, bundle);
         return new MigrationStep(m.MigrationId, true, null, 0);
     }
 
@@ -284,12 +301,13 @@ internal sealed class Migrations
         var m = inc.Request;
         try
         {
-            var pid = await Task.Run(() => RestoreHere(m.Id, m.Bundle, inc.Images, r.TcpEstablished));
+            var pid = await Task.Run(() => RestoreHere(m.Id, inc.Bundle, inc.Images, r.TcpEstablished));
             var adopted = await _containers.Ask<object>(new AdoptContainer(m.Id, NodeAgent.ParseRestart(m.Restart, _supervisor.DefaultRestart)), TimeSpan.FromSeconds(15));
             if (adopted is CommandFailed f)
             {
                 // Nobody would watch it here: it goes, and the source brings its own copy back.
                 _factory.Load(m.Id).Delete(force: true);
+                ForgetCarried(inc);
                 return new MigrationStep(r.MigrationId, false, f.Error, 0);
             }
             NodeAgent.MarkPlaced(Markers, m.Id);
@@ -297,6 +315,8 @@ internal sealed class Migrations
         }
         catch (Exception e) when (e is RuntimeException or IOException or SyscallException or UnauthorizedAccessException or FormatException or AskTimeoutException)
         {
+            if (!_factory.Exists(m.Id))
+                ForgetCarried(inc);
             return new MigrationStep(r.MigrationId, false, e.Message, 0);
         }
         finally
@@ -308,8 +328,18 @@ internal sealed class Migrations
 
     public void Abort(string migrationId)
     {
-        if (_incoming.TryRemove(migrationId, out var inc) && inc.Request.SharedImages is null)
+        if (!_incoming.TryRemove(migrationId, out var inc))
+            return;
+        if (inc.Request.SharedImages is null)
             TryDeleteDirectory(inc.Images);
+        ForgetCarried(inc);
+    }
+
+    /// <summary>Removes this node's copy of a carried config when the migration that brought it did not end with a container here.</summary>
+    private void ForgetCarried(Incoming inc)
+    {
+        if (inc.Request.Config is not null)
+            TryDeleteDirectory(inc.Bundle);
     }
 
     /// <summary>

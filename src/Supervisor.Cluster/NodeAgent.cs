@@ -5,6 +5,7 @@ using Supervisor.Actors;
 using Supervisor.Actors.Restart;
 using Supervisor.Actors.Runtime;
 using Supervisor.Runtime;
+using Supervisor.Runtime.Oci;
 
 namespace Supervisor.Cluster;
 
@@ -31,6 +32,8 @@ public sealed class NodeAgent : ReceiveActor, IWithTimers
     private readonly SupervisorSettings _supervisor;
     private readonly IActorRef _containers;
     private readonly IContainerRuntime _runtime;
+    private readonly IWorkloadAdmission _admission;
+    private readonly ContainerFactory _factory;
     private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly LoadBook _book;
@@ -39,14 +42,16 @@ public sealed class NodeAgent : ReceiveActor, IWithTimers
     private readonly Migrations _migrations;
     private readonly string _self;
 
-    public NodeAgent(ClusterSettings settings, SupervisorSettings supervisor, IActorRef containers, IContainerRuntime runtime)
+    public NodeAgent(ClusterSettings settings, SupervisorSettings supervisor, IActorRef containers, IContainerRuntime runtime, IWorkloadAdmission? admission = null)
     {
         _settings = settings;
         _supervisor = supervisor;
         _containers = containers;
         _runtime = runtime;
+        _admission = admission ?? TrustedOnlyAdmission.Instance;
+        _factory = new ContainerFactory(new RuntimeOptions { StateRoot = supervisor.StateRoot, ShimPath = supervisor.ShimPath });
         _self = _cluster.SelfAddress.ToString();
-        _migrations = new Migrations(settings, supervisor, containers, Context.System, _self, _log);
+        _migrations = new Migrations(settings, supervisor, containers, Context.System, _self, _log, _admission);
         // A placement that finished shows in its node's next report; one that never reached its node stops
         // counting once the workload entity has given up on it (place-timeout) and a report could have come.
         _book = new LoadBook(settings.PlaceTimeout + settings.LoadInterval + settings.LoadInterval);
@@ -69,6 +74,8 @@ public sealed class NodeAgent : ReceiveActor, IWithTimers
         Receive<RemoveContainerFromNode>(r => Remove(r.Id).PipeTo(Sender));
         Receive<ListNodeContainers>(_ => ListLocal().PipeTo(Sender));
         Receive<ListClusterContainers>(_ => ListCluster().PipeTo(Sender));
+        Receive<GetNodeContainer>(g => GetState(g.Id).PipeTo(Sender));
+        Receive<NodeContainerCommand>(c => Command(c).PipeTo(Sender));
         Receive<MigrateOut>(m => _migrations.MigrateOut(m).PipeTo(Sender));
         Receive<IncomingMigration>(m => Sender.Tell(_migrations.Prepare(m)));
         Receive<ImageChunk>(c => Sender.Tell(_migrations.Write(c)));
@@ -78,8 +85,9 @@ public sealed class NodeAgent : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(ClusterSettings settings, SupervisorSettings supervisor, IActorRef containers, IContainerRuntime runtime) =>
-        Akka.Actor.Props.Create(() => new NodeAgent(settings, supervisor, containers, runtime));
+    public static Props Props(ClusterSettings settings, SupervisorSettings supervisor, IActorRef containers, IContainerRuntime runtime,
+        IWorkloadAdmission? admission = null) =>
+        Akka.Actor.Props.Create(() => new NodeAgent(settings, supervisor, containers, runtime, admission));
 
     /// <summary>The agent of the node at <paramref name="address"/>.</summary>
     public static ActorSelection At(ActorSystem system, string address) => system.ActorSelection(address + "/user/" + Name);
@@ -101,12 +109,18 @@ public sealed class NodeAgent : ReceiveActor, IWithTimers
         // workloads again; left running, they would run twice. The node's other containers are not touched.
         var containers = _containers;
         var markers = Markers;
+        var stateRoot = _supervisor.StateRoot;
         var timeout = _supervisor.StopTimeout + TimeSpan.FromSeconds(10);
         CoordinatedShutdown.Get(Context.System).AddTask(CoordinatedShutdown.PhaseBeforeClusterShutdown, "fence-cluster-workloads", async () =>
         {
             var ids = PlacedIds(markers);
             await Task.WhenAll(ids.Select(id => containers.Ask<object>(new DeleteContainer(id, Force: true), timeout)
-                .ContinueWith(_ => TryDelete(Path.Combine(markers, id)), TaskScheduler.Default)));
+                .ContinueWith(t =>
+                {
+                    TryDelete(Path.Combine(markers, id));
+                    if (t.IsCompletedSuccessfully && t.Result is not CommandFailed)
+                        TryDeleteDirectory(BundleDir(stateRoot, id));
+                }, TaskScheduler.Default)));
             return Akka.Done.Instance;
         });
         _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
@@ -118,6 +132,24 @@ public sealed class NodeAgent : ReceiveActor, IWithTimers
 
     /// <summary>One empty file per container the cluster placed on this node (it survives daemon restarts).</summary>
     private string Markers => Path.Combine(_supervisor.StateRoot, ".cluster", "workloads");
+
+    /// <summary>
+    /// Where this node writes the config a workload carries (<see cref="WorkloadSpec.Config"/>) and creates its
+    /// container from: &lt;state-root&gt;/.cluster/bundles/&lt;id&gt; (0700, like the state root's own entries).
+    /// </summary>
+    public static string BundleDir(string stateRoot, string id) => Path.Combine(stateRoot, ".cluster", "bundles", id);
+
+    internal static void TryDeleteDirectory(string dir)
+    {
+        try
+        {
+            if (Directory.Exists(dir))
+                Directory.Delete(dir, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+    }
 
     internal static IReadOnlyList<string> PlacedIds(string markers) =>
         Directory.Exists(markers) ? Directory.GetFiles(markers).Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToList() : [];
@@ -248,6 +280,14 @@ public sealed class NodeAgent : ReceiveActor, IWithTimers
     private async Task<object> Place(WorkloadSpec spec)
     {
         var timeout = _settings.PlaceTimeout;
+        // Checked before anything is looked at or written: a refusal leaves no trace on this node, and the
+        // workload entity goes on to the next node that fits.
+        if (_admission.Refuse(spec) is { } refusal)
+        {
+            _log.Warning("workload {0}: refused on this node: {1}", spec.Id, refusal);
+            return new PlaceFailed(spec.Id, _self, refusal);
+        }
+        var carried = spec.Config is not null ? BundleDir(_supervisor.StateRoot, spec.Id) : null;
         try
         {
             var state = await _containers.Ask<object>(new GetContainerState(spec.Id), timeout);
@@ -262,20 +302,28 @@ public sealed class NodeAgent : ReceiveActor, IWithTimers
                 await _containers.Ask<object>(new DeleteContainer(spec.Id, Force: true), timeout);
             }
             var policy = ParseRestart(spec.Restart, _supervisor.DefaultRestart);
-            var created = await _containers.Ask<object>(new CreateContainer(spec.Id, spec.Bundle, policy), timeout);
+            // The carried config is written as it was checked, and the container is created from this copy.
+            var bundle = carried is not null ? CheckedConfig.Write(carried, spec.Config!) : spec.Bundle;
+            var created = await _containers.Ask<object>(new CreateContainer(spec.Id, bundle, policy), timeout);
             if (created is CommandFailed cf)
+            {
+                if (carried is not null)
+                    TryDeleteDirectory(carried);
                 return new PlaceFailed(spec.Id, _self, cf.Error);
+            }
             var started = await _containers.Ask<object>(new StartContainer(spec.Id), timeout);
             if (started is CommandFailed sf)
             {
-                await _containers.Ask<object>(new DeleteContainer(spec.Id, Force: true), timeout);
+                var deleted = await _containers.Ask<object>(new DeleteContainer(spec.Id, Force: true), timeout);
+                if (carried is not null && deleted is not CommandFailed)
+                    TryDeleteDirectory(carried);
                 return new PlaceFailed(spec.Id, _self, sf.Error);
             }
             MarkPlaced(Markers, spec.Id);
             var info = await _containers.Ask<object>(new GetContainerState(spec.Id), timeout);
             return new ContainerPlaced(spec.Id, _self, info is ContainerInfo ci ? ci.Pid : 0);
         }
-        catch (Exception e) when (e is AskTimeoutException or TaskCanceledException or FormatException or IOException)
+        catch (Exception e) when (e is AskTimeoutException or TaskCanceledException or FormatException or IOException or UnauthorizedAccessException)
         {
             return new PlaceFailed(spec.Id, _self, e.Message);
         }
@@ -296,7 +344,10 @@ public sealed class NodeAgent : ReceiveActor, IWithTimers
         {
             var r = await _containers.Ask<object>(new DeleteContainer(id, Force: true), _supervisor.StopTimeout + TimeSpan.FromSeconds(10));
             TryDelete(Path.Combine(Markers, id));
-            return new ContainerRemovedFromNode(id, _self, r is CommandFailed f && !f.Error.Contains("does not exist", StringComparison.Ordinal) ? f.Error : null);
+            var error = r is CommandFailed f && !f.Error.Contains("does not exist", StringComparison.Ordinal) ? f.Error : null;
+            if (error is null)
+                TryDeleteDirectory(BundleDir(_supervisor.StateRoot, id));
+            return new ContainerRemovedFromNode(id, _self, error);
         }
         catch (AskTimeoutException e)
         {
@@ -319,7 +370,7 @@ public sealed class NodeAgent : ReceiveActor, IWithTimers
             {
             }
             if (snap is not null)
-                entries.Add(new NodeContainerEntry(id, snap.Status.ToOci(), snap.Status == ContainerStatus.Stopped ? 0 : snap.InitPid));
+                entries.Add(new NodeContainerEntry(id, snap.Status.ToOci(), snap.Status == ContainerStatus.Stopped ? 0 : snap.InitPid, snap.Bundle));
         }
         return new NodeContainerList(_self, entries);
     }
@@ -344,9 +395,61 @@ public sealed class NodeAgent : ReceiveActor, IWithTimers
         }).ToList();
         var results = await Task.WhenAll(asks);
         var entries = results.Where(r => r.Item2 is not null)
-            .SelectMany(r => r.Item2!.Containers.Select(c => new ClusterContainerEntry(r.n, c.Id, c.Status, c.Pid)))
+            .SelectMany(r => r.Item2!.Containers.Select(c => new ClusterContainerEntry(r.n, c.Id, c.Status, c.Pid, c.Bundle)))
             .OrderBy(e => e.Node, StringComparer.Ordinal).ThenBy(e => e.Id, StringComparer.Ordinal)
             .ToList();
         return new ClusterContainerList(entries, results.Where(r => r.Item2 is null).Select(r => r.n).ToList());
+    }
+
+    /// <summary>The supervisor's view of a container here and its OCI state, for a control gateway on another node.</summary>
+    private async Task<object> GetState(string id)
+    {
+        try
+        {
+            var answer = await _containers.Ask<object>(new GetContainerState(id), TimeSpan.FromSeconds(10));
+            if (answer is not ContainerInfo info)
+                return new NodeContainerState(_self, id, answer is CommandFailed f ? f.Error : $"container {id} does not exist on {_self}");
+            Runtime.State.OciState? oci = null;
+            try
+            {
+                oci = _factory.Exists(id) ? _factory.Load(id).State() : null;
+            }
+            catch (Exception e) when (e is RuntimeException or IOException)
+            {
+                // Deleted between the two looks: the supervisor's view is what there is.
+            }
+            return new NodeContainerState(_self, id, null, info.Status.ToOci(), info.Pid, info.Restart, info.RestartCount, info.ManuallyStopped,
+                info.RestartPending, info.LastExitCode, info.LastOomKilled, oci?.Bundle, oci?.Rootfs, oci?.Created.ToUnixTimeMilliseconds() ?? 0,
+                oci?.Owner, oci?.Annotations);
+        }
+        catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
+        {
+            return new NodeContainerState(_self, id, e.Message);
+        }
+    }
+
+    /// <summary>Stop, kill, pause or resume of a container here, for a control gateway on another node.</summary>
+    private async Task<object> Command(NodeContainerCommand c)
+    {
+        var stopTimeout = c.TimeoutMs > 0 ? TimeSpan.FromMilliseconds(c.TimeoutMs) : (TimeSpan?)null;
+        object? command = c.Verb switch
+        {
+            NodeCommandVerbs.Stop => new StopContainer(c.Id, stopTimeout),
+            NodeCommandVerbs.Kill => new KillContainer(c.Id, c.Signal == 0 ? 15 : c.Signal, c.All),
+            NodeCommandVerbs.Pause => new PauseContainer(c.Id),
+            NodeCommandVerbs.Resume => new ResumeContainer(c.Id),
+            _ => null,
+        };
+        if (command is null)
+            return new NodeCommandResult(c.Id, _self, $"unknown container command \"{c.Verb}\"");
+        try
+        {
+            var answer = await _containers.Ask<object>(command, (stopTimeout ?? _supervisor.StopTimeout) + TimeSpan.FromSeconds(15));
+            return new NodeCommandResult(c.Id, _self, answer is CommandFailed f ? f.Error : null);
+        }
+        catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
+        {
+            return new NodeCommandResult(c.Id, _self, e.Message);
+        }
     }
 }

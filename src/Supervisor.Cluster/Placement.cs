@@ -2,7 +2,7 @@ namespace Supervisor.Cluster;
 
 /// <summary>
 /// Placement decisions, pure so that they are tested without an ActorSystem. A node fits when it has the
-/// constraint's role and every constraint label with the same value; among the fitting nodes the one with
+/// constraint's role, every constraint label with the same value, and the constraint's address if one is given; among the fitting nodes the one with
 /// the fewest running containers wins, then the one with the most free memory, then the lowest address
 /// (ordinal), so that the same loads always give the same answer.
 /// </summary>
@@ -11,6 +11,8 @@ public static class Placement
     public static bool Fits(NodeLoad node, PlacementConstraints constraints)
     {
         if (constraints.Role is { Length: > 0 } role && !node.Roles.Contains(role, StringComparer.Ordinal))
+            return false;
+        if (constraints.Node is { Length: > 0 } address && !string.Equals(node.Address, address, StringComparison.Ordinal))
             return false;
         foreach (var (key, value) in constraints.Labels)
         {
@@ -46,6 +48,8 @@ public static class Placement
         var parts = new List<string>();
         if (c.Role is { Length: > 0 } r)
             parts.Add("role " + r);
+        if (c.Node is { Length: > 0 } n)
+            parts.Add("node " + n);
         parts.AddRange(c.Labels.OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => $"{l.Key}={l.Value}"));
         return parts.Count == 0 ? "no constraints" : string.Join(", ", parts);
     }

@@ -18,17 +18,20 @@ public static class SupervisorClusterHostingExtensions
     /// otherwise it adds nothing and the daemon stays a single node. Call it after
     /// <c>WithContainerSupervisor</c>: the node agent drives the <see cref="ContainerSupervisor"/> registered there.
     /// Starts the <see cref="NodeAgent"/> (registered under its type) and the workload shard region (registered
-    /// under <see cref="WorkloadRegion"/>).
+    /// under <see cref="WorkloadRegion"/>). <paramref name="admission"/> decides which workloads this node runs
+    /// (default: <see cref="TrustedOnlyAdmission"/>); a daemon with a remote-control policy passes one backed by it.
     /// </summary>
-    public static AkkaConfigurationBuilder WithSupervisorCluster(this AkkaConfigurationBuilder builder, Config site, SupervisorSettings supervisor)
+    public static AkkaConfigurationBuilder WithSupervisorCluster(this AkkaConfigurationBuilder builder, Config site, SupervisorSettings supervisor,
+        IWorkloadAdmission? admission = null)
     {
         var settings = ClusterSettings.Create(site);
         if (!settings.Enabled)
             return builder;
-        return builder.WithSupervisorCluster(settings, supervisor);
+        return builder.WithSupervisorCluster(settings, supervisor, admission);
     }
 
-    public static AkkaConfigurationBuilder WithSupervisorCluster(this AkkaConfigurationBuilder builder, ClusterSettings settings, SupervisorSettings supervisor)
+    public static AkkaConfigurationBuilder WithSupervisorCluster(this AkkaConfigurationBuilder builder, ClusterSettings settings, SupervisorSettings supervisor,
+        IWorkloadAdmission? admission = null)
     {
         builder.AddHocon(SupervisorClusterConfig.ForNode(settings), HoconAddMode.Prepend);
         // The fencing task (see NodeAgent) stops the node's cluster containers in this phase; Akka's 5 s default
@@ -39,7 +42,7 @@ public static class SupervisorClusterHostingExtensions
         {
             var containers = registry.Get<ContainerSupervisor>();
             var runtime = new LinuxContainerRuntime(new RuntimeOptions { StateRoot = supervisor.StateRoot, ShimPath = supervisor.ShimPath });
-            var agent = system.ActorOf(NodeAgent.Props(settings, supervisor, containers, runtime), NodeAgent.Name);
+            var agent = system.ActorOf(NodeAgent.Props(settings, supervisor, containers, runtime, admission), NodeAgent.Name);
             registry.Register<NodeAgent>(agent);
             var sharding = ClusterSharding.Get(system);
             var region = sharding.Start(

@@ -31,6 +31,8 @@ public sealed class WorkloadEntity : ReceiveActor, IWithUnboundedStash, IWithTim
     private readonly List<IActorRef> _waiting = [];
     private WorkloadState? _state;
     private readonly HashSet<string> _exclude = new(StringComparer.Ordinal);
+    // Why each excluded node failed this round: when no node is left, the reason says what every one said.
+    private readonly SortedDictionary<string, string> _failures = new(StringComparer.Ordinal);
 
     public WorkloadEntity(string id, ClusterSettings settings, IActorRef agent)
     {
@@ -177,6 +179,7 @@ public sealed class WorkloadEntity : ReceiveActor, IWithUnboundedStash, IWithTim
             return;
         }
         _exclude.Clear();
+        _failures.Clear();
         Save(new WorkloadState(r.Spec, null, WorkloadPhases.Pending, null, _state?.Placements ?? 0));
         _waiting.Add(Sender);
         Place();
@@ -198,9 +201,13 @@ public sealed class WorkloadEntity : ReceiveActor, IWithUnboundedStash, IWithTim
         if (c.Result.Address is not { } node)
         {
             // Nothing fits now; nodes may join or report later. Those waiting hear why right away.
-            _state = _state with { Error = c.Result.Reason };
+            var reason = _failures.Count == 0
+                ? c.Result.Reason
+                : c.Result.Reason + "; " + string.Join("; ", _failures.Select(f => $"{f.Key} refused: {f.Value}"));
+            _state = _state with { Error = reason };
             ReplyWaiting();
             _exclude.Clear();
+            _failures.Clear();
             Timers.StartSingleTimer("retry", RetryPlacement.Instance, TimeSpan.FromSeconds(2));
             return;
         }
@@ -218,6 +225,7 @@ public sealed class WorkloadEntity : ReceiveActor, IWithUnboundedStash, IWithTim
         {
             case ContainerPlaced p:
                 _exclude.Clear();
+                _failures.Clear();
                 Save(_state with { Node = p.Node, Phase = WorkloadPhases.Placed, Error = null, Placements = _state.Placements + 1 });
                 _log.Info("workload {0}: running on {1} (pid {2})", _id, p.Node, p.Pid);
                 ReplyWaiting();
@@ -225,6 +233,7 @@ public sealed class WorkloadEntity : ReceiveActor, IWithUnboundedStash, IWithTim
             case PlaceFailed f:
                 _log.Warning("workload {0}: placing on {1} failed: {2}", _id, o.Node, f.Error);
                 _exclude.Add(o.Node);
+                _failures[o.Node] = f.Error;
                 _state = _state with { Error = $"{o.Node}: {f.Error}" };
                 Place();
                 break;
@@ -260,6 +269,7 @@ public sealed class WorkloadEntity : ReceiveActor, IWithUnboundedStash, IWithTim
         }
         _log.Warning("workload {0}: node {1} is gone; placing it again", _id, node);
         _exclude.Clear();
+        _failures.Clear();
         _exclude.Add(node);
         Save(_state with { Node = null, Phase = WorkloadPhases.Pending, Error = $"node {node} was lost" });
         Place();
@@ -305,7 +315,7 @@ public sealed class WorkloadEntity : ReceiveActor, IWithUnboundedStash, IWithTim
         }
         var replyTo = Sender;
         var self = Self;
-        NodeAgent.At(Context.System, from).Ask<MigrationReport>(new MigrateOut(_id, m.ToNode, m.TcpEstablished), _settings.MigrationTimeout + TimeSpan.FromSeconds(10))
+        NodeAgent.At(Context.System, from).Ask<MigrationReport>(new MigrateOut(_id, m.ToNode, m.TcpEstablished, _state.Spec.Config, _state.Spec.AdmitAs), _settings.MigrationTimeout + TimeSpan.FromSeconds(10))
             .PipeTo(self, success: r => new Migrated(r, replyTo),
                 failure: e => new Migrated(new MigrationReport(_id, from, m.ToNode, false, e.Message, from, 0, 0, 0, 0, 0), replyTo));
         Become(Busy);

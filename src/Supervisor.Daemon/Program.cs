@@ -11,6 +11,7 @@ using Supervisor.Cluster;
 using Supervisor.Hosting;
 using Supervisor.Linux;
 using Supervisor.Remote.Hosting;
+using Supervisor.Remote.Policy;
 using Supervisor.Remote.Security;
 
 namespace Supervisor.Daemon;
@@ -102,7 +103,9 @@ public static class Program
                     })
                     .AddHocon("akka.logger-formatter = \"Akka.Logger.Serilog.SerilogLogMessageFormatter, Akka.Logger.Serilog\"", HoconAddMode.Prepend)
                     .WithContainerSupervisor(options)
-                    .WithSupervisorCluster(site, settings)
+                    // With a remote-control policy, workloads carrying a remote client's config are checked against it
+                    // on the node that runs them; without one, such a node runs only an admin's config.
+                    .WithSupervisorCluster(site, settings, remote is null ? null : new PolicyWorkloadAdmission(new ControlPolicy(remote.Policy)))
                     .WithActors((system, registry) =>
                     {
                         var logger = system.ActorOf(Props.Create(() => new EventLogger()), "event-log");

@@ -20,7 +20,7 @@ public static class Program
         usage: supervisor remote --address HOST:PORT --cert FILE --key FILE [--ca FILE] [--system NAME] [--timeout SECONDS] COMMAND
 
         commands:
-          run ID (--bundle DIR | --config FILE) [--restart POLICY] [--node NAME]
+          run ID (--bundle DIR | --config FILE) [--restart POLICY] [--node NAME] [--role ROLE] [--label KEY=VALUE]...
           list [--format table|json] [--quiet]
           state ID
           stop ID [--time SECONDS]
@@ -36,6 +36,9 @@ public static class Program
           bench ID [--count N]    N GetState round trips on one connection; prints the latency figures
 
         --ca defaults to ca.crt next to --cert. A certificate's role (admin or operator) is its subject's OU.
+        On a cluster node, run places a workload by --role, --label and --node (a node's cluster address,
+        akka.tcp://supervisor@HOST:PORT) and prints the pid, or "pending: REASON" when no node takes it yet;
+        list shows every node's containers (with a NODE column when they span several nodes).
         """;
 
     public static async Task<int> Main(string[] args)
@@ -215,6 +218,8 @@ public static class Program
                 var configFile = a.Option("--config");
                 var restart = a.Option("--restart");
                 var node = a.Option("--node");
+                var role = a.Option("--role");
+                var labels = a.Options("--label");
                 var run = new RunContainer { Id = a.Id("run") };
                 if ((bundle is null) == (configFile is null))
                     throw new UsageException("run: give exactly one of --bundle DIR and --config FILE");
@@ -224,9 +229,22 @@ public static class Program
                     run.OciConfigJson = File.ReadAllText(configFile!);
                 if (restart is not null)
                     run.Restart = new RestartPolicy { Policy = restart };
-                if (node is not null)
-                    run.Constraints = new NodeConstraints { Node = node };
-                output = r => Console.Out.WriteLine(((RunContainerReply)r).Pid.ToString(CultureInfo.InvariantCulture));
+                if (node is not null || role is not null || labels.Count > 0)
+                {
+                    run.Constraints = new NodeConstraints { Node = node ?? "", Role = role ?? "" };
+                    foreach (var label in labels)
+                    {
+                        var eq = label.IndexOf('=');
+                        if (eq <= 0)
+                            throw new UsageException($"run: --label {label}: expected KEY=VALUE");
+                        run.Constraints.Labels[label[..eq]] = label[(eq + 1)..];
+                    }
+                }
+                output = r =>
+                {
+                    var reply = (RunContainerReply)r;
+                    Console.Out.WriteLine(reply.Phase == "pending" ? "pending: " + reply.Reason : reply.Pid.ToString(CultureInfo.InvariantCulture));
+                };
                 return new Command { Run = run };
             }
             case "list" or "ls":
@@ -238,7 +256,11 @@ public static class Program
                     throw new UsageException($"invalid format option \"{format}\"");
                 output = r =>
                 {
-                    var states = ((ListContainersReply)r).Containers.Select(ProtocolMapping.ToOciState).ToList();
+                    var listed = (ListContainersReply)r;
+                    foreach (var missing in listed.UnansweredNodes)
+                        Console.Error.WriteLine($"supervisor remote: list: node {missing} did not answer; its containers are missing");
+                    var nodes = listed.Containers.Select(c => c.Node).Distinct(StringComparer.Ordinal).Count();
+                    var states = listed.Containers.Select(ProtocolMapping.ToOciState).ToList();
                     if (quiet)
                     {
                         foreach (var s in states)
@@ -247,6 +269,16 @@ public static class Program
                     else if (format == "json")
                     {
                         Console.Out.WriteLine(RuntimeJson.SerializeStatesCompact(states));
+                    }
+                    else if (nodes > 1)
+                    {
+                        Console.Out.Write(Table(["ID", "PID", "STATUS", "NODE", "BUNDLE", "CREATED", "OWNER"],
+                            listed.Containers.Zip(states).Select(p => new[]
+                            {
+                                p.Second.Id, p.Second.Pid.ToString(CultureInfo.InvariantCulture), p.Second.Status, p.First.Node, p.Second.Bundle,
+                                p.Second.Created.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture),
+                                p.Second.Owner.Length > 0 ? p.Second.Owner : "root",
+                            })));
                     }
                     else
                     {

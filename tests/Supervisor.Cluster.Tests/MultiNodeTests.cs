@@ -13,7 +13,7 @@ public sealed class DaemonsCollection;
 /// see whether a migrated counter goes on from where it was.
 /// </summary>
 [Collection("daemons")]
-public sealed class PlacementAndMigrationTests(PlacementAndMigrationTests.ThreeNodes fixture, ITestOutputHelper output)
+public sealed partial class PlacementAndMigrationTests(PlacementAndMigrationTests.ThreeNodes fixture, ITestOutputHelper output)
     : IClassFixture<PlacementAndMigrationTests.ThreeNodes>, IDisposable
 {
     private const string CounterScript = "i=0; while true; do i=$((i+1)); echo $i > /tmp/counter.new; mv /tmp/counter.new /tmp/counter; sleep 0.05; done";
@@ -22,6 +22,10 @@ public sealed class PlacementAndMigrationTests(PlacementAndMigrationTests.ThreeN
     /// One three-node cluster for the class; each test uses its own workload ids and bundles. The second node
     /// migrates through a shared directory instead of streaming. The third node's CRIU path leads nowhere, so
     /// any restore there fails: that is how a migration failing after the dump is made.
+    /// Every node also runs the remote control plane (mutual TLS with the test PKI) on a port of its own. Its
+    /// operator policy allows bundles in the temp directory (where the test bundles are), except on the second
+    /// node, whose only allowed root is elsewhere: it refuses every operator's config. The second and third
+    /// nodes carry the label pool=b.
     /// </summary>
     public sealed class ThreeNodes : IAsyncLifetime
     {
@@ -29,15 +33,43 @@ public sealed class PlacementAndMigrationTests(PlacementAndMigrationTests.ThreeN
 
         public TestCluster? Cluster { get; private set; }
 
+        public Supervisor.Remote.Tests.Infrastructure.TestPki Pki { get; } = new();
+
+        public IReadOnlyList<int> ControlPorts { get; } = [Shell.FreePort(), Shell.FreePort(), Shell.FreePort()];
+
+        public (string Cert, string Key) Admin { get; private set; }
+
+        public (string Cert, string Key) Operator { get; private set; }
+
         public async Task InitializeAsync()
         {
+            using (var admin = Pki.Issue("admin", "admin"))
+                Admin = Pki.Write("admin", admin);
+            using (var op = Pki.Issue("op", "operator"))
+                Operator = Pki.Write("operator", op);
+            var nodes = new List<(string Cert, string Key)>();
+            for (int i = 0; i < 3; i++)
+            {
+                using var node = Pki.Issue("node" + (i + 1), "node");
+                nodes.Add(Pki.Write("node" + (i + 1), node));
+            }
+            string Remote(int i) => $$"""
+                supervisor.remote {
+                  hostname = "127.0.0.1"
+                  port = {{ControlPorts[i]}}
+                  tls { ca = "{{Pki.CaPath}}", certificate = "{{nodes[i].Cert}}", key = "{{nodes[i].Key}}" }
+                  allowed-subjects = ["CN=admin, OU=admin, O=Supervisor Test", "CN=op, OU=operator, O=Supervisor Test"]
+                  ask-timeout = 90s
+                  policy.allowed-bundle-roots = ["{{(i == 1 ? "/nonexistent-allowed-root" : Path.GetFullPath(Path.GetTempPath()))}}"]
+                }
+                """;
             if (Environment.IsPrivilegedProcess && File.Exists(TestPaths.Daemon))
-                Cluster = await TestCluster.StartAsync(3, i => i switch
+                Cluster = await TestCluster.StartAsync(3, i => Remote(i) + "\n" + (i switch
                 {
-                    1 => $"supervisor.cluster.migration.shared-path = \"{SharedImages}\"",
-                    2 => "supervisor.criu-path = \"/nonexistent/criu\"",
+                    1 => $"supervisor.cluster.migration.shared-path = \"{SharedImages}\"\nsupervisor.cluster.labels.pool = \"b\"",
+                    2 => "supervisor.criu-path = \"/nonexistent/criu\"\nsupervisor.cluster.labels.pool = \"b\"",
                     _ => "",
-                });
+                }));
         }
 
         public async Task DisposeAsync()
@@ -45,6 +77,7 @@ public sealed class PlacementAndMigrationTests(PlacementAndMigrationTests.ThreeN
             if (Cluster is not null)
                 await Cluster.DisposeAsync();
             Shell.Run($"rm -rf {Shell.Quote(SharedImages)}");
+            Pki.Dispose();
         }
     }
 

@@ -96,4 +96,31 @@ public class PlacementTests
         Assert.Equal(0, MemInfo.Parse("MemTotal: 1 kB\n"));
         Assert.True(MemInfo.Available() > 0);
     }
+
+    [Fact]
+    public void A_node_constraint_keeps_only_the_node_with_that_address_and_is_named_in_the_reason()
+    {
+        var nodes = new[] { Node("akka.tcp://supervisor@127.0.0.1:4055", 0, 100), Node("akka.tcp://supervisor@127.0.0.1:4056", 9, 1) };
+        var pinned = new PlacementConstraints(null, new Dictionary<string, string>(), "akka.tcp://supervisor@127.0.0.1:4056");
+        Assert.Equal("akka.tcp://supervisor@127.0.0.1:4056", Placement.Choose(nodes, pinned).Node!.Address);
+
+        var elsewhere = pinned with { Node = "akka.tcp://supervisor@127.0.0.1:4999" };
+        var (none, reason) = Placement.Choose(nodes, elsewhere);
+        Assert.Null(none);
+        Assert.Contains("node akka.tcp://supervisor@127.0.0.1:4999", reason);
+        // Excluded after it refused: nothing else may stand in for a pinned node.
+        Assert.Null(Placement.Choose(nodes, pinned, ["akka.tcp://supervisor@127.0.0.1:4056"]).Node);
+    }
+
+    [Fact]
+    public void Without_a_remote_policy_a_node_admits_the_cluster_api_and_admins_but_not_an_operators_config()
+    {
+        var admission = TrustedOnlyAdmission.Instance;
+        WorkloadSpec Spec(string? config, string? role) => new("w", "/b", "no", PlacementConstraints.None, config, role);
+        Assert.Null(admission.Refuse(Spec(null, null)));
+        Assert.Null(admission.Refuse(Spec("{}", null)));
+        Assert.Null(admission.Refuse(Spec("{}", AdmissionRoles.Admin)));
+        Assert.Contains("no remote-control policy", admission.Refuse(Spec("{}", AdmissionRoles.Operator)));
+        Assert.Contains("unknown requester role", admission.Refuse(Spec("{}", "root")));
+    }
 }

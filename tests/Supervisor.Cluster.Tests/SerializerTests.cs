@@ -21,6 +21,12 @@ public sealed class SerializerTests(SerializerTests.SystemFixture fixture) : ICl
     private static readonly WorkloadSpec Spec = new("web", "/srv/bundles/web", "on-failure:3",
         new PlacementConstraints("gpu", new Dictionary<string, string> { ["zone"] = "a" }));
 
+    /// <summary>A workload from a control gateway: the checked config travels, with the requester's role and a pinned node.</summary>
+    private static readonly WorkloadSpec Carried = new("api", "/srv/bundles/api", "always",
+        new PlacementConstraints(null, new Dictionary<string, string> { ["zone"] = "b" }, "akka.tcp://supervisor@127.0.0.1:4056"),
+        """{"ociVersion":"1.2.0","root":{"path":"/srv/bundles/api/rootfs"},"process":{"args":["/bin/sh","-c","echo \"hi\""]}}""",
+        AdmissionRoles.Operator);
+
     public static TheoryData<string> Samples() => new(AllSamples().Select(s => s.GetType().Name));
 
     private static IEnumerable<object> AllSamples() =>
@@ -53,7 +59,59 @@ public sealed class SerializerTests(SerializerTests.SystemFixture fixture) : ICl
         new MigrationStep("m1", false, "boom", 0),
         GetPlacementView.Instance,
         new PlacementView("a", "b", [new PlacementViewEntry(new NodeLoad("b", ["supervisor"], new Dictionary<string, string>(), 2, 1L << 30, 5), 3)]),
+        new GetNodeContainer("web"),
+        new NodeContainerState("a", "web", null, "running", 42, "always", 1, false, false, 137, true, "/b", "/b/rootfs", 1700000000000, "root",
+            new Dictionary<string, string> { ["k"] = "v" }),
+        new NodeContainerCommand("web", NodeCommandVerbs.Kill, 9, true),
+        new NodeCommandResult("web", "a", "container web does not exist"),
     ];
+
+    [Fact]
+    public void A_workload_carrying_its_checked_config_round_trips_with_every_new_field()
+    {
+        foreach (object msg in new object[]
+                 {
+                     new RunWorkload(Carried), new PlaceContainer(Carried), new WorkloadState(Carried, null, WorkloadPhases.Pending, "none fits", 0),
+                     new MigrateOut("api", "b", true, Carried.Config, Carried.AdmitAs),
+                     new IncomingMigration("m2", "api", "/srv/bundles/api", "always", null, Carried.Config, Carried.AdmitAs),
+                 })
+        {
+            var serializer = _system.Serialization.FindSerializerFor(msg);
+            var back = _system.Serialization.Deserialize(serializer.ToBinary(msg), serializer.Identifier, Akka.Serialization.Serialization.ManifestFor(serializer, msg));
+            Assert.Equal(Normalize(msg), Normalize(back));
+        }
+        var run = (RunWorkload)RoundTrip(new RunWorkload(Carried));
+        Assert.Equal(Carried.Config, run.Spec.Config);
+        Assert.Equal("operator", run.Spec.AdmitAs);
+        Assert.Equal("akka.tcp://supervisor@127.0.0.1:4056", run.Spec.Constraints.Node);
+    }
+
+    [Fact]
+    public void Messages_of_an_older_node_without_the_new_fields_still_read()
+    {
+        var serializer = (ClusterMessageSerializer)_system.Serialization.FindSerializerForType(typeof(RunWorkload));
+        var run = (RunWorkload)serializer.FromBinary(
+            """{"spec":{"id":"web","bundle":"/srv/bundles/web","restart":"always","constraints":{"role":null,"labels":{"zone":"a"}}}}"""u8.ToArray(), "RunWorkload");
+        Assert.Equal("/srv/bundles/web", run.Spec.Bundle);
+        Assert.Null(run.Spec.Config);
+        Assert.Null(run.Spec.AdmitAs);
+        Assert.Null(run.Spec.Constraints.Node);
+        Assert.Equal("a", run.Spec.Constraints.Labels["zone"]);
+
+        var incoming = (IncomingMigration)serializer.FromBinary(
+            """{"migrationId":"m1","id":"web","bundle":"/b","restart":"no","sharedImages":null}"""u8.ToArray(), "IncomingMigration");
+        Assert.Null(incoming.Config);
+        var entry = (NodeContainerList)serializer.FromBinary("""{"node":"a","containers":[{"id":"web","status":"running","pid":7}]}"""u8.ToArray(), "NodeContainerList");
+        Assert.Null(entry.Containers[0].Bundle);
+        var migrate = (MigrateOut)serializer.FromBinary("""{"id":"web","toNode":"b","tcpEstablished":false}"""u8.ToArray(), "MigrateOut");
+        Assert.Null(migrate.Config);
+    }
+
+    private object RoundTrip(object msg)
+    {
+        var serializer = _system.Serialization.FindSerializerFor(msg);
+        return _system.Serialization.Deserialize(serializer.ToBinary(msg), serializer.Identifier, Akka.Serialization.Serialization.ManifestFor(serializer, msg));
+    }
 
     [Fact]
     public void Every_handled_type_has_a_sample()

@@ -27,6 +27,7 @@ public sealed class GatewayTests : TestKit
     private readonly Akka.TestKit.TestProbe _supervisor;
     private readonly Akka.TestKit.TestProbe _workloads;
     private readonly IActorRef _gateway;
+    private readonly ControlGatewaySettings _settings;
     private readonly FakeInspector _inspector = new();
 
     public GatewayTests() : base("akka.loglevel = WARNING")
@@ -36,7 +37,7 @@ public sealed class GatewayTests : TestKit
         _workloads = CreateTestProbe();
         var verifier = new CertificateVerifier(_pki.CaCollection, new CertificateAllowlist(
             ["CN=admin, OU=admin, O=Supervisor Test", "CN=op, OU=operator, O=Supervisor Test"], []));
-        var settings = new ControlGatewaySettings(
+        var settings = _settings = new ControlGatewaySettings(
             new RequestAuthenticator(verifier, TimeSpan.FromSeconds(60)),
             new ControlPolicy(new PolicySettings([Path.Combine(_dir, "bundles")], [], [], PolicySettings.DefaultCapabilities)),
             _inspector,
@@ -58,6 +59,63 @@ public sealed class GatewayTests : TestKit
         _pki.Dispose();
         if (Directory.Exists(_dir))
             Directory.Delete(_dir, recursive: true);
+    }
+
+    [Fact]
+    public async Task On_a_cluster_node_a_run_becomes_a_workload_carrying_the_checked_config_its_role_and_its_constraints()
+    {
+        var agent = CreateTestProbe();
+        var gateway = Sys.ActorOf(ControlGateway.Props(_supervisor.Ref, _settings with { NodeAgent = agent.Ref, NodeName = "akka.tcp://supervisor@127.0.0.1:1" }));
+        using var op = _pki.Issue("op", "operator");
+        var bundle = WriteBundle();
+        var run = new RunContainer
+        {
+            Id = "web",
+            Bundle = bundle,
+            Restart = new Wire.RestartPolicy { Policy = "on-failure", MaxRetries = 2 },
+            Constraints = new NodeConstraints { Role = "gpu", Node = "akka.tcp://supervisor@127.0.0.1:2", Labels = { ["zone"] = "b" } },
+        };
+        gateway.Tell(RequestSignature.Sign(new Command { Run = run }, op, "req-c1", DateTimeOffset.UtcNow), TestActor);
+        var wait = TimeSpan.FromSeconds(15);
+
+        await agent.ExpectMsgAsync<Supervisor.Cluster.ListClusterContainers>(wait);
+        agent.Reply(new Supervisor.Cluster.ClusterContainerList([], []));
+        await _workloads.ExpectMsgAsync<Supervisor.Cluster.GetWorkload>(wait);
+        _workloads.Reply(new Supervisor.Cluster.WorkloadStatus("web", null, Supervisor.Cluster.WorkloadPhases.Removed, "no such workload", 0, null));
+        var placed = await _workloads.ExpectMsgAsync<Supervisor.Cluster.RunWorkload>(wait);
+        var spec = placed.Spec;
+        Assert.Equal("operator", spec.AdmitAs);
+        Assert.Equal("on-failure:2", spec.Restart);
+        Assert.Equal(bundle, spec.Bundle);
+        Assert.Equal("gpu", spec.Constraints.Role);
+        Assert.Equal("akka.tcp://supervisor@127.0.0.1:2", spec.Constraints.Node);
+        Assert.Equal("b", spec.Constraints.Labels["zone"]);
+        // What travels is the config as checked here, its rootfs made absolute against the bundle it came from.
+        Assert.Equal(Path.Combine(bundle, "rootfs"), SpecLoader.Parse(spec.Config!, "carried").Root!.Path);
+
+        _workloads.Reply(new Supervisor.Cluster.WorkloadStatus("web", null, Supervisor.Cluster.WorkloadPhases.Pending, "none of 3 nodes fits role gpu", 0, spec));
+        var reply = await ExpectMsgAsync<RunContainerReply>(wait);
+        Assert.Null(reply.Error);
+        Assert.Equal("pending", reply.Phase);
+        Assert.Equal("none of 3 nodes fits role gpu", reply.Reason);
+        // Nothing is created by the receiving node itself, and it writes no bundle of its own.
+        await _supervisor.ExpectNoMsgAsync(TimeSpan.FromMilliseconds(300));
+        Assert.False(Directory.Exists(Path.Combine(_dir, "gateway-bundles", "web")));
+    }
+
+    [Fact]
+    public async Task On_a_cluster_node_an_operators_privileged_run_is_refused_before_the_cluster_hears_of_it()
+    {
+        var agent = CreateTestProbe();
+        var gateway = Sys.ActorOf(ControlGateway.Props(_supervisor.Ref, _settings with { NodeAgent = agent.Ref }));
+        using var op = _pki.Issue("op", "operator");
+        var bundle = WriteBundle(s => s.Process!.Capabilities!.Bounding!.Add("CAP_SYS_ADMIN"));
+        gateway.Tell(RequestSignature.Sign(new Command { Run = new RunContainer { Id = "web", Bundle = bundle } }, op, "req-c2", DateTimeOffset.UtcNow), TestActor);
+        var reply = await ExpectMsgAsync<RunContainerReply>(TimeSpan.FromSeconds(15));
+        Assert.Equal(ErrorCode.PermissionDenied, reply.Error.Code);
+        await _workloads.ExpectNoMsgAsync(TimeSpan.FromMilliseconds(300));
+        await agent.ExpectNoMsgAsync(TimeSpan.FromMilliseconds(100));
+        await _supervisor.ExpectNoMsgAsync(TimeSpan.FromMilliseconds(100));
     }
 
     private sealed class FakeInspector : IContainerInspector

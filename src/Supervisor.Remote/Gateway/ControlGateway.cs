@@ -6,9 +6,11 @@ using Google.Protobuf;
 using Supervisor.Actors;
 using Supervisor.Protocol;
 using Supervisor.Protocol.V1;
+using Supervisor.Remote.Policy;
 using Supervisor.Remote.Security;
 using Supervisor.Runtime.Oci;
 using Supervisor.Runtime.Validation;
+using Cl = Supervisor.Cluster;
 using Sup = Supervisor.Actors;
 using Wire = Supervisor.Protocol.V1;
 
@@ -24,7 +26,10 @@ namespace Supervisor.Remote.Gateway;
 /// <item>checks it against the policy (<see cref="Policy.ControlPolicy"/>) before anything is written or started;</item>
 /// <item>maps it to the supervisor's own command record and replies with the protobuf reply.</item>
 /// </list>
-/// Event subscribers are fed from the supervisor's EventStream; a subscription ends with Unsubscribe or when
+/// On a cluster node (<see cref="ControlGatewaySettings.Workloads"/> and <see cref="ControlGatewaySettings.NodeAgent"/> set) a run becomes a cluster workload placed by
+/// its constraints and carrying the checked config, a delete of a workload removes it wherever it runs, the
+/// list is the cluster's, and state, stop, kill, pause and resume of a container on another node go to that
+/// node's agent. Event subscribers are fed from the supervisor's EventStream; a subscription ends with Unsubscribe or when
 /// the subscriber's connection goes (untrusted mode forbids remote DeathWatch, so the association events
 /// are what tells).
 /// </summary>
@@ -189,22 +194,32 @@ public sealed class ControlGateway : ReceiveActor
             {
                 var timeout = command.Stop.TimeoutMs > 0 ? TimeSpan.FromMilliseconds(command.Stop.TimeoutMs) : (TimeSpan?)null;
                 var ask = _settings.AskTimeout + (timeout ?? TimeSpan.Zero);
-                return Ack(command, requestId, await AskSupervisor(new Sup.StopContainer(target, timeout), ask));
+                return await Elsewhere(command, requestId, target, Ack(command, requestId, await AskSupervisor(new Sup.StopContainer(target, timeout), ask)),
+                    new Cl.NodeContainerCommand(target, Cl.NodeCommandVerbs.Stop, TimeoutMs: command.Stop.TimeoutMs), ask);
             }
             case Command.KindOneofCase.Kill:
-                return Ack(command, requestId, await AskSupervisor(new Sup.KillContainer(target, command.Kill.Signal == 0 ? 15 : command.Kill.Signal, command.Kill.All)));
+            {
+                var signal = command.Kill.Signal == 0 ? 15 : command.Kill.Signal;
+                return await Elsewhere(command, requestId, target, Ack(command, requestId, await AskSupervisor(new Sup.KillContainer(target, signal, command.Kill.All))),
+                    new Cl.NodeContainerCommand(target, Cl.NodeCommandVerbs.Kill, signal, command.Kill.All));
+            }
             case Command.KindOneofCase.Pause:
-                return Ack(command, requestId, await AskSupervisor(new Sup.PauseContainer(target)));
+                return await Elsewhere(command, requestId, target, Ack(command, requestId, await AskSupervisor(new Sup.PauseContainer(target))),
+                    new Cl.NodeContainerCommand(target, Cl.NodeCommandVerbs.Pause));
             case Command.KindOneofCase.Resume:
-                return Ack(command, requestId, await AskSupervisor(new Sup.ResumeContainer(target)));
+                return await Elsewhere(command, requestId, target, Ack(command, requestId, await AskSupervisor(new Sup.ResumeContainer(target))),
+                    new Cl.NodeContainerCommand(target, Cl.NodeCommandVerbs.Resume));
             case Command.KindOneofCase.Update:
-                return Ack(command, requestId, await AskSupervisor(new Sup.UpdateContainer(target, ProtocolMapping.ToResources(command.Update))));
+                return await Elsewhere(command, requestId, target,
+                    Ack(command, requestId, await AskSupervisor(new Sup.UpdateContainer(target, ProtocolMapping.ToResources(command.Update)))));
             case Command.KindOneofCase.Delete:
             {
+                if (Clustered && await RemoveWorkload(target, requestId) is { } removed)
+                    return removed;
                 var reply = Ack(command, requestId, await AskSupervisor(new Sup.DeleteContainer(target, command.Delete.Force)));
                 if (reply.Error is null)
                     RemoveBundle(target);
-                return reply;
+                return await Elsewhere(command, requestId, target, reply);
             }
             case Command.KindOneofCase.Exec:
             {
@@ -212,7 +227,7 @@ public sealed class ControlGateway : ReceiveActor
                     return Fail(ErrorCode.InvalidArgument, "exec: no command given");
                 var baseProcess = _settings.Inspector.BaseProcess(target);
                 if (baseProcess is null)
-                    return Fail(ErrorCode.NotFound, $"container {target} does not exist");
+                    return await Elsewhere(command, requestId, target, Fail(ErrorCode.NotFound, $"container {target} does not exist"));
                 // Only args, env and cwd can be set remotely; user, capabilities and rlimits stay the
                 // container's own, so an exec cannot hold more privilege than the container it enters.
                 var process = baseProcess with
@@ -238,7 +253,7 @@ public sealed class ControlGateway : ReceiveActor
                 var r = await AskSupervisor(new Sup.CheckpointContainer(target, command.Checkpoint.ImagePath, command.Checkpoint.LeaveRunning));
                 return r is CommandSucceeded
                     ? new CheckpointContainerReply { RequestId = requestId, ImagePath = command.Checkpoint.ImagePath }
-                    : Ack(command, requestId, r);
+                    : await Elsewhere(command, requestId, target, Ack(command, requestId, r));
             }
             case Command.KindOneofCase.Restore:
             {
@@ -284,12 +299,23 @@ public sealed class ControlGateway : ReceiveActor
             case Command.KindOneofCase.GetState:
             {
                 var r = await AskSupervisor(new GetContainerState(target));
-                return r is ContainerInfo info
-                    ? new GetStateReply { RequestId = requestId, State = ProtocolMapping.ToState(info, _settings.Inspector.State(target), _settings.NodeName) }
-                    : Ack(command, requestId, r);
+                if (r is ContainerInfo info)
+                    return new GetStateReply { RequestId = requestId, State = ProtocolMapping.ToState(info, _settings.Inspector.State(target), _settings.NodeName) };
+                var local = Ack(command, requestId, r);
+                if (!Clustered || local.Error?.Code != ErrorCode.NotFound)
+                    return local;
+                // Not here: on a cluster node, the container may run on another node, whose agent knows its state.
+                if (await FindNode(target) is not { } node)
+                    return await PendingOr(target, local);
+                var remote = await AgentAt(node).Ask<Cl.NodeContainerState>(new Cl.GetNodeContainer(target), _settings.AskTimeout);
+                return remote.Error is { } error
+                    ? Fail(error.Contains("does not exist", StringComparison.Ordinal) ? ErrorCode.NotFound : ErrorCode.FailedPrecondition, error)
+                    : new GetStateReply { RequestId = requestId, State = ProtocolMapping.ToState(remote) };
             }
             case Command.KindOneofCase.List:
             {
+                if (Clustered)
+                    return await ListCluster(requestId);
                 var list = (ContainerList)await AskSupervisor(Sup.ListContainers.Instance);
                 var reply = new ListContainersReply { RequestId = requestId };
                 var states = await Task.WhenAll(list.Ids.Select(Info));
@@ -307,7 +333,7 @@ public sealed class ControlGateway : ReceiveActor
         IControlReply Fail(ErrorCode code, string message) =>
             new RunContainerReply { RequestId = requestId, Id = run.Id, Error = ProtocolMapping.Error(code, message) };
 
-        if (run.Constraints is { Node.Length: > 0 } c && c.Node != _settings.NodeName)
+        if (!Clustered && run.Constraints is { Node.Length: > 0 } c && c.Node != _settings.NodeName)
             return Fail(ErrorCode.FailedPrecondition, $"run: this daemon is {_settings.NodeName}, not {c.Node}");
 
         Sup.Restart.RestartPolicy? restart = null;
@@ -360,6 +386,8 @@ public sealed class ControlGateway : ReceiveActor
         }
         if (_settings.Inspector.State(run.Id) is not null)
             return Fail(ErrorCode.AlreadyExists, $"container with id {run.Id} already exists");
+        if (Clustered)
+            return await RunOnCluster(run, requestId, peer, spec, sourceBundle, restart);
 
         var bundle = Materialize(run.Id, spec, sourceBundle);
         var created = await AskSupervisor(new CreateContainer(run.Id, bundle, restart));
@@ -380,24 +408,8 @@ public sealed class ControlGateway : ReceiveActor
     }
 
     /// <summary>Writes the checked config to &lt;bundle-dir&gt;/&lt;id&gt;/config.json with every relative path made absolute.</summary>
-    private string Materialize(string id, OciSpec spec, string? sourceBundle)
-    {
-        var baseDir = sourceBundle ?? "/";
-        string Abs(string p) => Path.GetFullPath(Path.IsPathRooted(p) ? p : Path.Combine(baseDir, p));
-        var fixedSpec = spec with
-        {
-            Root = spec.Root is null ? null : spec.Root with { Path = spec.Root.Path is { } rp ? Abs(rp) : null },
-            Mounts = spec.Mounts?.Select(m =>
-                m.Source is { } s && (m.Type == "bind" || (m.Options?.Any(o => o is "bind" or "rbind") ?? false)) ? m with { Source = Abs(s) } : m).ToList(),
-        };
-        var dir = Path.Combine(_settings.BundleDir, id);
-        Directory.CreateDirectory(_settings.BundleDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        var tmp = Path.Combine(dir, "config.json.tmp");
-        File.WriteAllText(tmp, SpecLoader.Serialize(fixedSpec));
-        File.Move(tmp, Path.Combine(dir, "config.json"), overwrite: true);
-        return dir;
-    }
+    private string Materialize(string id, OciSpec spec, string? sourceBundle) =>
+        CheckedConfig.Write(Path.Combine(_settings.BundleDir, id), CheckedConfig.Serialize(spec, sourceBundle));
 
     private void RemoveBundle(string id)
     {
@@ -441,6 +453,133 @@ public sealed class ControlGateway : ReceiveActor
         }
         return reply;
     }
+
+    // ---- cluster mode ----
+
+    /// <summary>A cluster node: the workload region and the node agent are both there (the daemon gives both or neither).</summary>
+    private bool Clustered => _settings.Workloads is not null && _settings.NodeAgent is not null;
+
+    /// <summary>
+    /// A checked run on a cluster node: the checked config (paths made absolute) becomes a workload that the
+    /// cluster places by the run's constraints; the node it lands on checks it again against its own policy
+    /// before writing it to its own state root. "Pending" (nothing fits, or every node that fits refused) is a
+    /// successful reply with the reason: the workload exists and the cluster keeps trying.
+    /// </summary>
+    private async Task<IControlReply> RunOnCluster(RunContainer run, string requestId, AuthenticatedPeer peer, OciSpec spec, string? sourceBundle,
+        Sup.Restart.RestartPolicy? restart)
+    {
+        IControlReply Fail(ErrorCode code, string message) =>
+            new RunContainerReply { RequestId = requestId, Id = run.Id, Error = ProtocolMapping.Error(code, message) };
+
+        if (await FindNode(run.Id) is { } holder)
+            return Fail(ErrorCode.AlreadyExists, $"container with id {run.Id} already exists on {holder}");
+        var existing = await _settings.Workloads!.Ask<object>(new Cl.GetWorkload(run.Id), _settings.AskTimeout);
+        if (existing is Cl.WorkloadStatus { Phase: not (Cl.WorkloadPhases.Removed or Cl.WorkloadPhases.Lost) } present)
+            return Fail(ErrorCode.AlreadyExists, $"workload {run.Id} already exists ({present.Phase}{(present.Node is { } n ? " on " + n : "")})");
+
+        var workload = new Cl.WorkloadSpec(
+            run.Id,
+            sourceBundle ?? "",
+            restart?.ToString() ?? "",
+            ProtocolMapping.ToPlacement(run.Constraints),
+            CheckedConfig.Serialize(spec, sourceBundle, indented: false),
+            PolicyWorkloadAdmission.RoleName(peer.Role));
+        var answer = await _settings.Workloads.Ask<object>(new Cl.RunWorkload(workload), _settings.AskTimeout);
+        switch (answer)
+        {
+            case Cl.WorkloadStatus { Phase: Cl.WorkloadPhases.Placed, Node: { } node }:
+            {
+                var state = await AgentAt(node).Ask<Cl.NodeContainerState>(new Cl.GetNodeContainer(run.Id), _settings.AskTimeout);
+                return new RunContainerReply { RequestId = requestId, Id = run.Id, Node = node, Pid = state.Pid, Phase = Cl.WorkloadPhases.Placed };
+            }
+            case Cl.WorkloadStatus { Phase: Cl.WorkloadPhases.Pending } pending:
+                _log.Info("control: run {ContainerId} is pending: {Reason}", run.Id, pending.Error);
+                return new RunContainerReply { RequestId = requestId, Id = run.Id, Phase = Cl.WorkloadPhases.Pending, Reason = pending.Error ?? "" };
+            case Cl.WorkloadStatus other:
+                return Fail(ErrorCode.FailedPrecondition, $"run {run.Id}: workload is {other.Phase}: {other.Error}");
+            case Cl.WorkloadCommandFailed failed:
+                return Fail(ErrorCode.InvalidArgument, $"run {run.Id}: {failed.Error}");
+            default:
+                return Fail(ErrorCode.Internal, $"run {run.Id}: unexpected answer {answer.GetType().Name}");
+        }
+    }
+
+    /// <summary>
+    /// Deletes the workload <paramref name="id"/> wherever its container runs and forgets it; null when there is
+    /// no such workload (the id may still name an ordinary container, which the caller deletes as before).
+    /// </summary>
+    private async Task<IControlReply?> RemoveWorkload(string id, string requestId)
+    {
+        var status = await _settings.Workloads!.Ask<object>(new Cl.GetWorkload(id), _settings.AskTimeout);
+        if (status is not Cl.WorkloadStatus { Phase: not Cl.WorkloadPhases.Removed })
+            return null;
+        var removed = await _settings.Workloads.Ask<object>(new Cl.RemoveWorkload(id), _settings.AskTimeout + TimeSpan.FromSeconds(60));
+        var reply = new DeleteContainerReply { RequestId = requestId };
+        if (removed is Cl.WorkloadStatus { Error: { } error })
+            reply.Error = ProtocolMapping.Error(ErrorCode.FailedPrecondition, $"delete {id}: {error}");
+        else if (removed is not Cl.WorkloadStatus)
+            reply.Error = ProtocolMapping.Error(ErrorCode.Internal, $"delete {id}: unexpected answer {removed.GetType().Name}");
+        return reply;
+    }
+
+    /// <summary>The cluster's list: every node's containers with their node; this node's own with the full local detail.</summary>
+    private async Task<IControlReply> ListCluster(string requestId)
+    {
+        var all = await _settings.NodeAgent!.Ask<Cl.ClusterContainerList>(Cl.ListClusterContainers.Instance, _settings.AskTimeout);
+        var reply = new ListContainersReply { RequestId = requestId };
+        foreach (var e in all.Containers)
+        {
+            if (e.Node == _settings.NodeName && await Info(e.Id) is { } info)
+                reply.Containers.Add(ProtocolMapping.ToState(info, _settings.Inspector.State(e.Id), _settings.NodeName));
+            else
+                reply.Containers.Add(new ContainerState { Id = e.Id, Status = e.Status, Pid = e.Pid, Node = e.Node, Bundle = e.Bundle ?? "" });
+        }
+        reply.UnansweredNodes.Add(all.Unanswered);
+        return reply;
+    }
+
+    /// <summary>
+    /// A command for a container this node does not have: on a cluster node, when another node has it, either
+    /// that node's agent carries out <paramref name="forward"/>, or (for commands that are not forwarded) the
+    /// reply says where to send it. Any other reply is returned as it is.
+    /// </summary>
+    private async Task<IControlReply> Elsewhere(Command command, string requestId, string id, IControlReply local,
+        Cl.NodeContainerCommand? forward = null, TimeSpan? timeout = null)
+    {
+        if (!Clustered || local.Error?.Code != ErrorCode.NotFound)
+            return local;
+        if (await FindNode(id) is not { } node)
+            return await PendingOr(id, local);
+        if (forward is null)
+        {
+            return ProtocolMapping.ReplyFor(command, requestId, ProtocolMapping.Error(ErrorCode.FailedPrecondition,
+                $"container {id} runs on node {node}; send {command.KindCase.ToString().ToLowerInvariant()} there"));
+        }
+        var result = await AgentAt(node).Ask<Cl.NodeCommandResult>(forward, timeout ?? _settings.AskTimeout);
+        return ProtocolMapping.ReplyFor(command, requestId,
+            result.Error is null ? null : ProtocolMapping.FromFailure(new CommandFailed(id, forward.Verb, $"{result.Error} (on {node})")));
+    }
+
+    /// <summary>For an id no node has a container for: a pending workload says so; otherwise <paramref name="notFound"/>.</summary>
+    private async Task<IControlReply> PendingOr(string id, IControlReply notFound)
+    {
+        var status = await _settings.Workloads!.Ask<object>(new Cl.GetWorkload(id), _settings.AskTimeout);
+        if (status is Cl.WorkloadStatus { Phase: Cl.WorkloadPhases.Pending } pending)
+            notFound.Error = ProtocolMapping.Error(ErrorCode.FailedPrecondition, $"workload {id} is pending, it has no container yet: {pending.Error}");
+        return notFound;
+    }
+
+    /// <summary>The cluster node (other than this one) whose supervisor has a container <paramref name="id"/>, or null.</summary>
+    private async Task<string?> FindNode(string id)
+    {
+        if (_settings.NodeAgent is null)
+            return null;
+        var all = await _settings.NodeAgent.Ask<Cl.ClusterContainerList>(Cl.ListClusterContainers.Instance, _settings.AskTimeout);
+        return all.Containers.FirstOrDefault(c => c.Id == id && c.Node != _settings.NodeName)?.Node;
+    }
+
+    private ActorSelection AgentAt(string node) =>
+        Cl.NodeAgent.At(_settings.ClusterSystem ?? throw new InvalidOperationException("the gateway has no cluster system"), node);
 
     // ---- events ----
 

@@ -10,6 +10,9 @@ namespace Supervisor.Remote.Gateway;
 /// <param name="NodeName">This daemon's name in replies and events (and what NodeConstraints.node must name).</param>
 /// <param name="DefaultRestart">The daemon's restart policy, whose backoff a requested policy mode is combined with.</param>
 /// <param name="AskTimeout">How long a command may take in the supervisor before the reply says timeout.</param>
+/// <param name="Workloads">On a cluster node, the workload shard region: run and delete go to the cluster's workloads.</param>
+/// <param name="NodeAgent">On a cluster node, this node's agent: the cluster-wide list.</param>
+/// <param name="ClusterSystem">On a cluster node, the supervisor's (cluster) ActorSystem, through which other nodes' agents are reached.</param>
 public sealed record ControlGatewaySettings(
     RequestAuthenticator Authenticator,
     ControlPolicy Policy,
@@ -22,4 +25,6 @@ public sealed record ControlGatewaySettings(
     TimeSpan DedupWindow,
     int MaxSubscriptions,
     IActorRef? Workloads = null,
-    TimeSpan? MigrationTimeout = null);
+    TimeSpan? MigrationTimeout = null,
+    IActorRef? NodeAgent = null,
+    ActorSystem? ClusterSystem = null);

@@ -81,6 +81,45 @@ public static class ProtocolMapping
         return s;
     }
 
+    /// <summary>A container's state as another cluster node's agent reported it.</summary>
+    public static ContainerState ToState(Supervisor.Cluster.NodeContainerState n)
+    {
+        var s = new ContainerState
+        {
+            Id = n.Id,
+            Status = n.Status,
+            Pid = n.Pid,
+            RestartPolicy = n.Restart,
+            RestartCount = n.RestartCount,
+            ManuallyStopped = n.ManuallyStopped,
+            RestartPending = n.RestartPending,
+            LastOomKilled = n.LastOomKilled,
+            Node = n.Node,
+            Bundle = n.Bundle ?? "",
+            Rootfs = n.Rootfs ?? "",
+            CreatedUnixMs = n.CreatedUnixMs,
+            Owner = n.Owner ?? "",
+        };
+        if (n.LastExitCode is { } code)
+            s.LastExitCode = code;
+        if (n.Annotations is not null)
+            foreach (var (k, v) in n.Annotations)
+                s.Annotations[k] = v;
+        return s;
+    }
+
+    /// <summary>
+    /// The cluster's placement constraints for a run's <see cref="NodeConstraints"/>: role and labels as they are,
+    /// and node as a node's cluster address (empty strings mean "any").
+    /// </summary>
+    public static Supervisor.Cluster.PlacementConstraints ToPlacement(NodeConstraints? c) =>
+        c is null
+            ? Supervisor.Cluster.PlacementConstraints.None
+            : new Supervisor.Cluster.PlacementConstraints(
+                string.IsNullOrEmpty(c.Role) ? null : c.Role,
+                new SortedDictionary<string, string>(c.Labels, StringComparer.Ordinal),
+                string.IsNullOrEmpty(c.Node) ? null : c.Node);
+
     /// <summary>The OCI state shape the local CLI prints, from a remote <see cref="ContainerState"/>.</summary>
     public static OciState ToOciState(ContainerState s) => new()
     {

@@ -40,8 +40,13 @@ public sealed class ControlPlane : IAsyncDisposable
     /// </summary>
     public static ControlPlane Start(ActorSystem supervisorSystem, IActorRef supervisor, RemoteControlSettings settings,
         string stateRoot, RestartPolicy defaultRestart, IContainerInspector? inspector = null, IActorRef? workloads = null,
-        TimeSpan? migrationTimeout = null)
+        TimeSpan? migrationTimeout = null, IActorRef? nodeAgent = null)
     {
+        // A cluster node is named by its cluster address everywhere (replies, events, constraints), the name
+        // the cluster's own lists, placements and migrations use; node-name names a single daemon.
+        var nodeName = workloads is not null
+            ? Akka.Cluster.Cluster.Get(supervisorSystem).SelfAddress.ToString()
+            : settings.NodeName;
         var ca = TlsMaterial.LoadCa(settings.CaPath);
         var certificate = TlsMaterial.LoadCertificate(settings.CertificatePath, settings.KeyPath, settings.Password);
         var verifier = new CertificateVerifier(ca, new CertificateAllowlist(settings.AllowedSubjects, settings.AllowedThumbprints));
@@ -50,14 +55,16 @@ public sealed class ControlPlane : IAsyncDisposable
             new ControlPolicy(settings.Policy),
             inspector ?? new StateRootInspector(stateRoot),
             settings.BundleDir,
-            settings.NodeName,
+            nodeName,
             defaultRestart,
             settings.AskTimeout,
             settings.DedupCapacity,
             settings.DedupWindow,
             settings.MaxSubscriptions,
             workloads,
-            migrationTimeout);
+            migrationTimeout,
+            nodeAgent,
+            workloads is not null ? supervisorSystem : null);
 
         var setup = BootstrapSetup.Create()
             .WithConfig(settings.ToAkkaConfig().WithFallback(LoggerConfig(supervisorSystem)))

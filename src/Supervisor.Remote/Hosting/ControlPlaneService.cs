@@ -26,9 +26,14 @@ public sealed class ControlPlaneService(
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var sup = await supervisor.GetAsync(cancellationToken);
-        // On a cluster node the shard region of the workloads is registered too: Migrate goes to it.
-        Akka.Hosting.ActorRegistry.For(system).TryGet<Supervisor.Cluster.WorkloadRegion>(out var workloads);
-        _plane = ControlPlane.Start(system, sup, settings, stateRoot, defaultRestart, workloads: workloads);
+        // On a cluster node the shard region of the workloads and the node agent are registered too: run, delete,
+        // migrate go to the workloads, and list, state and container commands reach the other nodes' agents.
+        // (TryGet gives ActorRefs.Nobody, not null, for a key that is not registered: a single node has neither.)
+        var registry = Akka.Hosting.ActorRegistry.For(system);
+        var clustered = registry.TryGet<Supervisor.Cluster.WorkloadRegion>(out var workloads) & registry.TryGet<Supervisor.Cluster.NodeAgent>(out var agent);
+        _plane = clustered
+            ? ControlPlane.Start(system, sup, settings, stateRoot, defaultRestart, workloads: workloads, nodeAgent: agent)
+            : ControlPlane.Start(system, sup, settings, stateRoot, defaultRestart);
         system.Log.Info("control: listening on {0} (mutual TLS, untrusted mode, gateway {1})", _plane.Address, RemoteControlSettings.GatewayPath);
     }
 
