@@ -59,6 +59,7 @@ public sealed class ClusterMessageSerializer(ExtendedActorSystem system) : Seria
 }
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+[JsonSerializable(typeof(string))]
 [JsonSerializable(typeof(RunWorkload))]
 [JsonSerializable(typeof(RemoveWorkload))]
 [JsonSerializable(typeof(GetWorkload))]

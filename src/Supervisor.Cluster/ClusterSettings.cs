@@ -64,8 +64,8 @@ public sealed record ClusterSettings(
         if (shards < 1)
             throw new ConfigurationException("supervisor.cluster.sharding.number-of-shards must be at least 1");
         var chunk = c.GetByteSize("migration.chunk-size") ?? 64 * 1024;
-        if (chunk is < 1024 or > 90 * 1024)
-            throw new ConfigurationException("supervisor.cluster.migration.chunk-size must be between 1KiB and 90KiB (base64 in a 128000-byte frame)");
+        if (chunk is < 1024 or > 512 * 1024)
+            throw new ConfigurationException("supervisor.cluster.migration.chunk-size must be between 1KiB and 512KiB (base64 in a 1MiB cluster frame)");
         var shared = c.GetString("migration.shared-path", "");
         var decide = c.GetTimeSpan("decide-timeout", TimeSpan.FromSeconds(3));
         if (decide <= TimeSpan.Zero)

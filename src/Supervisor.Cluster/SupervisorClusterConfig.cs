@@ -9,6 +9,22 @@ namespace Supervisor.Cluster;
 public static class SupervisorClusterConfig
 {
     /// <summary>
+    /// The largest frame the cluster transport carries (Akka's default is 128000 bytes). DistributedData's gossip
+    /// sends up to <see cref="GossipEntriesPerMessage"/> workload states in one message when a replica catches up
+    /// (a node that joins or comes back), and a workload from a remote run carries its checked config (up to
+    /// <see cref="WorkloadLimits.MaxConfigBytes"/>); a frame over the limit is dropped by the receiver, and the
+    /// replica would never converge. The cluster transport is node-to-node on a private network, unlike the
+    /// mutual-TLS control plane, which keeps its own small frame.
+    /// </summary>
+    public const int FrameSizeBytes = 1024 * 1024;
+
+    /// <summary>
+    /// Entries per gossip message (DistributedData's max-delta-elements, 500 by default): the rest follows in the
+    /// next gossip rounds. 10 states of the largest size fit a frame with room to spare (SettingsTests checks it).
+    /// </summary>
+    public const int GossipEntriesPerMessage = 10;
+
+    /// <summary>
     /// Remoting on the node's address, the cluster with its seeds and roles, the split-brain resolver, sharding
     /// of the workload entities (state and remembered entities in DistributedData, no idle passivation) and the
     /// binding of <see cref="IClusterMessage"/> to <see cref="ClusterMessageSerializer"/>.
@@ -60,6 +76,7 @@ public static class SupervisorClusterConfig
         akka.remote.dot-netty.tcp {
           hostname = {{Quote(hostname)}}
           port = {{port.ToString(CultureInfo.InvariantCulture)}}
+          maximum-frame-size = {{FrameSizeBytes.ToString(CultureInfo.InvariantCulture)}}b
         }
         akka.cluster {
           seed-nodes = [{{string.Join(", ", seeds.Select(Quote))}}]
@@ -73,6 +90,7 @@ public static class SupervisorClusterConfig
           failure-detector.acceptable-heartbeat-pause = {{Ms(heartbeatPause)}}
         }
         akka.cluster.distributed-data.durable.keys = []
+        akka.cluster.distributed-data.max-delta-elements = {{GossipEntriesPerMessage.ToString(CultureInfo.InvariantCulture)}}
 
         """;
 

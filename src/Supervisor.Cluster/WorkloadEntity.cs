@@ -178,6 +178,11 @@ public sealed class WorkloadEntity : ReceiveActor, IWithUnboundedStash, IWithTim
             Sender.Tell(new WorkloadCommandFailed(_id, "run", e.Message));
             return;
         }
+        if (WorkloadLimits.Check(r.Spec) is { } tooBig)
+        {
+            Sender.Tell(new WorkloadCommandFailed(_id, "run", tooBig));
+            return;
+        }
         _exclude.Clear();
         _failures.Clear();
         Save(new WorkloadState(r.Spec, null, WorkloadPhases.Pending, null, _state?.Placements ?? 0));

@@ -107,6 +107,36 @@ public sealed class SerializerTests(SerializerTests.SystemFixture fixture) : ICl
         Assert.Null(migrate.Config);
     }
 
+    [Fact]
+    public void Gossip_of_the_largest_workload_states_fits_the_cluster_frame()
+    {
+        // The largest config allowed, all of it characters the JSON encoder escapes.
+        var config = new string('"', (WorkloadLimits.MaxConfigBytes - 2) / 6);
+        Assert.True(WorkloadLimits.ReplicatedSize(config) > WorkloadLimits.MaxConfigBytes - 6);
+        var spec = Carried with { Config = config };
+        Assert.Null(WorkloadLimits.Check(spec));
+        var state = new WorkloadState(spec, "akka.tcp://supervisor@127.0.0.1:4056", WorkloadPhases.Placed, new string('e', 512), 3);
+        var bytes = _system.Serialization.FindSerializerFor(state).ToBinary(state);
+        // 1 KiB per entry for DistributedData's envelope (key, register, pruning and version fields).
+        Assert.True(SupervisorClusterConfig.GossipEntriesPerMessage * (bytes.Length + 1024) <= SupervisorClusterConfig.FrameSizeBytes,
+            $"{SupervisorClusterConfig.GossipEntriesPerMessage} states of {bytes.Length} bytes do not fit a {SupervisorClusterConfig.FrameSizeBytes}-byte frame");
+
+        var node = SupervisorClusterConfig.ForNode(ClusterSettings.Create(Akka.Configuration.Config.Empty));
+        Assert.Equal(SupervisorClusterConfig.FrameSizeBytes, node.GetByteSize("akka.remote.dot-netty.tcp.maximum-frame-size"));
+        Assert.Equal(SupervisorClusterConfig.GossipEntriesPerMessage, node.GetInt("akka.cluster.distributed-data.max-delta-elements"));
+    }
+
+    [Fact]
+    public void A_config_over_the_limit_is_refused_with_its_size()
+    {
+        // Under the limit in characters, over it once escaped: the replicated size is what counts.
+        var spec = Carried with { Config = new string('<', WorkloadLimits.MaxConfigBytes / 4) };
+        var why = WorkloadLimits.Check(spec);
+        Assert.NotNull(why);
+        Assert.Contains(WorkloadLimits.ReplicatedSize(spec.Config!).ToString(System.Globalization.CultureInfo.InvariantCulture), why);
+        Assert.Null(WorkloadLimits.Check(spec with { Config = null }));
+    }
+
     private object RoundTrip(object msg)
     {
         var serializer = _system.Serialization.FindSerializerFor(msg);
