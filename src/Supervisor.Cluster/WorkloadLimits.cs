@@ -9,7 +9,7 @@ public static class WorkloadLimits
     /// The largest checked config a workload may carry, measured as it is replicated: as a JSON string inside
     /// the workload's state, where every quote and non-ASCII character is escaped (a quote takes six bytes).
     /// The state goes to every daemon, and <see cref="SupervisorClusterConfig.GossipEntriesPerMessage"/> states
-    /// must fit one cluster frame. A default `supervisor spec` config with its seccomp profile takes about 9 KiB.
+    /// must fit one cluster frame. A default `supervisor spec` config with its seccomp profile takes about 15 KiB.
     /// </summary>
     public const int MaxConfigBytes = 64 * 1024;
 
