@@ -39,7 +39,7 @@ public sealed class WorkloadEntity : ReceiveActor, IWithUnboundedStash, IWithTim
         _id = id;
         _settings = settings;
         _agent = agent;
-        _key = new LWWRegisterKey<WorkloadState>("workload-" + id);
+        _key = WorkloadDirectory.Key(id);
         Loading();
     }
 

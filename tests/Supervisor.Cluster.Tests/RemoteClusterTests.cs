@@ -1,3 +1,4 @@
+using Akka.Actor;
 using System.Text.Json.Nodes;
 using Supervisor.Cluster.Tests.Infrastructure;
 using Supervisor.Protocol;
@@ -129,6 +130,33 @@ public sealed partial class PlacementAndMigrationTests
         Assert.DoesNotContain("rc-node", n2.ListedIds());
         var gone = await Send<GetStateReply>(admin1, new Command { GetState = new GetState { Id = "rc-node" } });
         Assert.Equal(ErrorCode.NotFound, gone.Error?.Code);
+    }
+
+    /// <summary>The workload entities a daemon's shard region hosts now.</summary>
+    private async Task<HashSet<string>> HostedEntities(DaemonNode node)
+    {
+        var state = await Cluster.Client.ActorSelection(node.Address + "/system/sharding/" + WorkloadEntity.TypeName)
+            .Ask<Akka.Cluster.Sharding.CurrentShardRegionState>(Akka.Cluster.Sharding.GetShardRegionState.Instance, TimeSpan.FromSeconds(15));
+        return state.Shards.SelectMany(s => s.EntityIds).ToHashSet(StringComparer.Ordinal);
+    }
+
+    [ClusterFact(Timeout = 300_000)]
+    public async Task Deleting_or_looking_up_an_id_that_is_no_workload_starts_no_workload_entity()
+    {
+        await using var admin1 = Connect(0, fixture.Admin);
+        var state = await Send<GetStateReply>(admin1, new Command { GetState = new GetState { Id = "rc-nowhere" } });
+        Assert.Equal(ErrorCode.NotFound, state.Error?.Code);
+        var delete = await Send<DeleteContainerReply>(admin1, new Command { Delete = new DeleteContainer { Id = "rc-nowhere-2", Force = true } });
+        Assert.NotNull(delete.Error);
+
+        // The check can see entities: asking the workload region about an id starts its entity somewhere.
+        Assert.Equal(WorkloadPhases.Removed, (await Cluster.StatusAsync("rc-asked")).Phase);
+        var hosted = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var node in Cluster.Nodes)
+            hosted.UnionWith(await HostedEntities(node));
+        Assert.Contains("rc-asked", hosted);
+        Assert.DoesNotContain("rc-nowhere", hosted);
+        Assert.DoesNotContain("rc-nowhere-2", hosted);
     }
 
     [ClusterFact(Timeout = 300_000)]

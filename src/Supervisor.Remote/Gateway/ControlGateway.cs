@@ -510,10 +510,9 @@ public sealed class ControlGateway : ReceiveActor
     /// </summary>
     private async Task<IControlReply?> RemoveWorkload(string id, string requestId)
     {
-        var status = await _settings.Workloads!.Ask<object>(new Cl.GetWorkload(id), _settings.AskTimeout);
-        if (status is not Cl.WorkloadStatus { Phase: not Cl.WorkloadPhases.Removed })
+        if (await FindWorkload(id) is not { Phase: not Cl.WorkloadPhases.Removed })
             return null;
-        var removed = await _settings.Workloads.Ask<object>(new Cl.RemoveWorkload(id), _settings.AskTimeout + TimeSpan.FromSeconds(60));
+        var removed = await _settings.Workloads!.Ask<object>(new Cl.RemoveWorkload(id), _settings.AskTimeout + TimeSpan.FromSeconds(60));
         var reply = new DeleteContainerReply { RequestId = requestId };
         if (removed is Cl.WorkloadStatus { Error: { } error })
             reply.Error = ProtocolMapping.Error(ErrorCode.FailedPrecondition, $"delete {id}: {error}");
@@ -563,11 +562,18 @@ public sealed class ControlGateway : ReceiveActor
     /// <summary>For an id no node has a container for: a pending workload says so; otherwise <paramref name="notFound"/>.</summary>
     private async Task<IControlReply> PendingOr(string id, IControlReply notFound)
     {
-        var status = await _settings.Workloads!.Ask<object>(new Cl.GetWorkload(id), _settings.AskTimeout);
-        if (status is Cl.WorkloadStatus { Phase: Cl.WorkloadPhases.Pending } pending)
+        if (await FindWorkload(id) is { Phase: Cl.WorkloadPhases.Pending } pending)
             notFound.Error = ProtocolMapping.Error(ErrorCode.FailedPrecondition, $"workload {id} is pending, it has no container yet: {pending.Error}");
         return notFound;
     }
+
+    /// <summary>
+    /// The workload's replicated state, read without starting its entity (see <see cref="Cl.WorkloadDirectory"/>):
+    /// deletes and lookups of ordinary containers must not leave a remembered workload entity behind per id.
+    /// </summary>
+    private Task<Cl.WorkloadState?> FindWorkload(string id) =>
+        Cl.WorkloadDirectory.FindAsync(_settings.ClusterSystem ?? throw new InvalidOperationException("the gateway has no cluster system"), id,
+            _settings.AskTimeout < TimeSpan.FromSeconds(3) ? _settings.AskTimeout : TimeSpan.FromSeconds(3));
 
     /// <summary>The cluster node (other than this one) whose supervisor has a container <paramref name="id"/>, or null.</summary>
     private async Task<string?> FindNode(string id)
