@@ -7,6 +7,7 @@ using Supervisor.Remote.Client;
 using Supervisor.Remote.Gateway;
 using Supervisor.Remote.Security;
 using Supervisor.Runtime.State;
+using Supervisor.Common;
 
 namespace Supervisor.RemoteClient;
 
@@ -272,7 +273,7 @@ public static class Program
                     }
                     else if (nodes > 1)
                     {
-                        Console.Out.Write(Table(["ID", "PID", "STATUS", "NODE", "BUNDLE", "CREATED", "OWNER"],
+                        Console.Out.Write(TextTable.Format(["ID", "PID", "STATUS", "NODE", "BUNDLE", "CREATED", "OWNER"],
                             listed.Containers.Zip(states).Select(p => new[]
                             {
                                 p.Second.Id, p.Second.Pid.ToString(CultureInfo.InvariantCulture), p.Second.Status, p.First.Node, p.Second.Bundle,
@@ -282,7 +283,7 @@ public static class Program
                     }
                     else
                     {
-                        Console.Out.Write(Table(["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"],
+                        Console.Out.Write(TextTable.Format(["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"],
                             states.Select(s => new[]
                             {
                                 s.Id, s.Pid.ToString(CultureInfo.InvariantCulture), s.Status, s.Bundle,
@@ -467,27 +468,6 @@ public static class Program
             Receive<EventNotification>(onEvent);
             Receive<IControlReply>(onReply);
         }
-    }
-
-    /// <summary>Columns padded like the local CLI's list (Go's tabwriter with padding 3, as runc prints them).</summary>
-    private static string Table(string[] header, IEnumerable<string[]> rows)
-    {
-        var all = new List<string[]> { header };
-        all.AddRange(rows);
-        var widths = new int[header.Length];
-        foreach (var r in all)
-        {
-            for (int i = 0; i < r.Length; i++)
-                widths[i] = Math.Max(widths[i], r[i].Length);
-        }
-        var sb = new StringBuilder();
-        foreach (var r in all)
-        {
-            for (int i = 0; i < r.Length; i++)
-                sb.Append(i == r.Length - 1 ? r[i] : r[i].PadRight(widths[i] + 3));
-            sb.Append('\n');
-        }
-        return sb.ToString();
     }
 }
 

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Supervisor.Runtime;
 using Supervisor.Runtime.State;
+using Supervisor.Common;
 
 namespace Supervisor.Cli.Commands;
 
@@ -88,7 +89,7 @@ internal static class QueryCommands
                     Console.Out.WriteLine(RuntimeJson.SerializeStatesCompact(states));
                     return 0;
                 case "table":
-                    Console.Out.Write(Table(
+                    Console.Out.Write(TextTable.Format(
                         ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"],
                         states.Select(s => new[]
                         {
@@ -151,30 +152,6 @@ internal static class QueryCommands
             var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
             if (fields.Length > pidColumn && int.TryParse(fields[pidColumn], out var pid) && set.Contains(pid))
                 sb.Append(line).Append('\n');
-        }
-        return sb.ToString();
-    }
-
-    /// <summary>Columns padded like Go's tabwriter with padding 3, as runc's list prints them.</summary>
-    internal static string Table(string[] header, IEnumerable<string[]> rows)
-    {
-        var all = new List<string[]> { header };
-        all.AddRange(rows);
-        var widths = new int[header.Length];
-        foreach (var r in all)
-            for (int i = 0; i < r.Length; i++)
-                widths[i] = Math.Max(widths[i], r[i].Length);
-        var sb = new StringBuilder();
-        foreach (var r in all)
-        {
-            for (int i = 0; i < r.Length; i++)
-            {
-                if (i == r.Length - 1)
-                    sb.Append(r[i]);
-                else
-                    sb.Append(r[i].PadRight(widths[i] + 3));
-            }
-            sb.Append('\n');
         }
         return sb.ToString();
     }
